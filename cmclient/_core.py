@@ -1,0 +1,117 @@
+"""The per-client state both drivers share, and the sans-I/O steps of one call.
+
+A driver asks the core to ``prepare`` a call (validate and serialise, once), to
+``sign`` each attempt (fresh X-Amz-Date), and to ``finish`` with the response (parse
+or raise). The core never sends, sleeps or reads files; it is handed the time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic
+
+import httpx
+
+from cmclient import _protocol
+from cmclient._config import default_endpoint, resolve_region
+from cmclient._operation import Operation, OutputT
+from cmclient._operations import SIGNING_NAME
+from cmclient.credentials import CredentialProvider, Credentials, StaticProvider
+from cmclient.errors import NoCredentialsError
+from cmclient.sigv4 import sign_request
+
+logger = logging.getLogger("cmclient")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall(Generic[OutputT]):
+    """A validated, serialised call: everything but the signature, which each attempt adds."""
+
+    operation: Operation[Any, OutputT]
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class ClientCore:
+    """Configuration resolved into plain values, and the pure steps of a call."""
+
+    def __init__(
+        self,
+        *,
+        region: str | None,
+        endpoint_url: str | None,
+        credentials: Credentials | CredentialProvider | None,
+    ) -> None:
+        self.region = resolve_region(region)
+        endpoint = (endpoint_url or default_endpoint(self.region)).rstrip("/")
+        # The operation is POSTed to the endpoint's own path: "/" for AWS, "/custom/"
+        # for an endpoint configured as https://host/custom (Smithy AwsJson11HostWithPath).
+        self.endpoint_url = endpoint
+        self.url = str(httpx.URL(endpoint + "/"))
+        self.credentials: CredentialProvider = (
+            StaticProvider(credentials) if isinstance(credentials, Credentials)
+            else credentials or _NoCredentials()
+        )
+
+    def prepare(
+        self, operation: Operation[Any, OutputT], params: Mapping[str, Any]
+    ) -> PreparedCall[OutputT]:
+        body = _protocol.serialize(operation, params)
+        return PreparedCall(operation, self.url, _protocol.request_headers(operation), body)
+
+    def sign(
+        self, call: PreparedCall[Any], credentials: Credentials, now: datetime
+    ) -> dict[str, str]:
+        """The headers of one attempt: the protocol headers plus a fresh signature."""
+        headers = dict(call.headers)
+        headers.update(
+            sign_request(
+                "POST",
+                call.url,
+                call.headers,
+                call.body,
+                credentials=credentials,
+                region=self.region,
+                service=SIGNING_NAME,
+                timestamp=now,
+            )
+        )
+        return headers
+
+    def finish(
+        self,
+        call: PreparedCall[OutputT],
+        response: httpx.Response,
+        *,
+        attempt: int,
+        latency: float,
+    ) -> OutputT:
+        """Log the attempt and return the parsed result, or raise the service's error."""
+        request_id = response.headers.get("x-amzn-requestid")
+        logger.debug(
+            "%s status=%s request_id=%s attempt=%d latency_ms=%.1f",
+            call.operation.name, response.status_code, request_id, attempt, latency * 1000,
+        )
+        return _protocol.parse_response(
+            call.operation, response.status_code, response.headers, response.content,
+            retry_attempts=attempt - 1,
+        )
+
+
+class _NoCredentials:
+    """Stands in until the credential chain exists: every load says where to look."""
+
+    def load(self) -> Credentials:
+        raise NoCredentialsError(
+            "Unable to locate credentials: pass credentials=Credentials(...) to the client."
+        )
+
+    async def aload(self) -> Credentials:
+        return self.load()
+
+    def invalidate(self) -> None:
+        """Nothing is cached."""

@@ -1,0 +1,301 @@
+"""The exceptions cmclient raises, as one small tree.
+
+::
+
+    ComprehendMedicalError
+    ├── ParamValidationError          bad input, caught before any I/O
+    ├── ConfigurationError
+    │   ├── NoCredentialsError        no provider yielded credentials
+    │   └── NoRegionError             no region from arguments, environment or profile
+    ├── HTTPClientError               the request did not get a complete HTTP response
+    │   ├── EndpointConnectionError   could not connect (DNS, refused, TLS)
+    │   ├── ConnectionClosedError     the connection broke during the exchange
+    │   └── ClientTimeoutError
+    │       ├── ConnectTimeoutError
+    │       ├── ReadTimeoutError
+    │       └── CallTimeoutError      the whole call (every attempt) ran out of time
+    ├── ResponseParseError            a success status whose body is not the documented shape
+    └── ServiceError                  AWS answered with an error
+        └── one subclass per error code (InvalidRequestException, ...)
+
+A ``ServiceError`` carries ``code``, ``message``, ``status_code``, ``request_id``,
+``operation_name`` and ``response``, a dict shaped like botocore's
+``ClientError.response``, so code written for boto3 can read it unchanged. Whether an
+error is worth retrying, and whether it means throttling, is data on the class
+(``retryable``, ``throttling``) that the retry logic reads.
+
+No message built here contains request text, credentials or signatures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "AccessDeniedException",
+    "CallTimeoutError",
+    "ClientTimeoutError",
+    "ComprehendMedicalError",
+    "ConfigurationError",
+    "ConnectTimeoutError",
+    "ConnectionClosedError",
+    "EndpointConnectionError",
+    "ExpiredTokenException",
+    "HTTPClientError",
+    "IncompleteSignatureException",
+    "InternalServerException",
+    "InvalidEncodingException",
+    "InvalidRequestException",
+    "InvalidSignatureException",
+    "MissingAuthenticationTokenException",
+    "NoCredentialsError",
+    "NoRegionError",
+    "ParamValidationError",
+    "ReadTimeoutError",
+    "RequestTimeTooSkewed",
+    "ResourceNotFoundException",
+    "ResponseParseError",
+    "ServiceError",
+    "ServiceUnavailableException",
+    "TextSizeLimitExceededException",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "UnrecognizedClientException",
+    "ValidationException",
+    "error_class_for",
+]
+
+
+class ComprehendMedicalError(Exception):
+    """Base of every exception cmclient raises on purpose."""
+
+
+class ParamValidationError(ComprehendMedicalError, ValueError):
+    """The call's parameters break the service model's rules; nothing was sent.
+
+    ``problems`` lists (parameter path, rule) pairs, one per broken rule.
+    """
+
+    def __init__(self, operation_name: str, problems: list[tuple[str, str]]) -> None:
+        self.operation_name = operation_name
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {rule}" for path, rule in problems)
+        super().__init__(f"Invalid parameters for {operation_name}:\n{lines}")
+
+
+class ConfigurationError(ComprehendMedicalError):
+    """The client cannot be configured from what it was given and what it found."""
+
+
+class NoCredentialsError(ConfigurationError):
+    """No credential source yielded credentials."""
+
+
+class NoRegionError(ConfigurationError):
+    """No region was given or configured."""
+
+
+class HTTPClientError(ComprehendMedicalError):
+    """The request did not get a complete HTTP response. The httpx exception is chained."""
+
+    retryable: ClassVar[bool] = True
+
+    def __init__(self, message: str, *, operation_name: str | None = None) -> None:
+        self.operation_name = operation_name
+        super().__init__(message)
+
+
+class EndpointConnectionError(HTTPClientError):
+    """Could not connect to the endpoint."""
+
+
+class ConnectionClosedError(HTTPClientError):
+    """The connection was reset or closed before the response was complete."""
+
+
+class ClientTimeoutError(HTTPClientError):
+    """A configured time limit ran out."""
+
+
+class ConnectTimeoutError(ClientTimeoutError):
+    """Connecting took longer than the connect timeout."""
+
+
+class ReadTimeoutError(ClientTimeoutError):
+    """The server sent nothing for longer than the read timeout."""
+
+
+class CallTimeoutError(ClientTimeoutError):
+    """The whole call, every attempt and backoff included, exceeded ``call_timeout``."""
+
+    retryable: ClassVar[bool] = False
+
+
+class ResponseParseError(ComprehendMedicalError):
+    """A success status came with a body that is not the operation's documented output."""
+
+    def __init__(
+        self, reason: str, *, operation_name: str, status_code: int, request_id: str | None
+    ) -> None:
+        self.operation_name = operation_name
+        self.status_code = status_code
+        self.request_id = request_id
+        super().__init__(
+            f"Could not parse the {operation_name} response "
+            f"(HTTP {status_code}, request id {request_id}): {reason}"
+        )
+
+
+class ServiceError(ComprehendMedicalError):
+    """AWS answered the request with an error.
+
+    ``str(err)`` reads like botocore's: ``An error occurred (Code) when calling the Op
+    operation: message``.
+    """
+
+    retryable: ClassVar[bool] = False
+    throttling: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        code: str,
+        message: str,
+        status_code: int,
+        request_id: str | None,
+        operation_name: str,
+        headers: Mapping[str, str] | None = None,
+        retry_attempts: int = 0,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.operation_name = operation_name
+        self.response: dict[str, Any] = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {
+                "RequestId": request_id,
+                "HTTPStatusCode": status_code,
+                "HTTPHeaders": {k.lower(): v for k, v in (headers or {}).items()},
+                "RetryAttempts": retry_attempts,
+            },
+        }
+        super().__init__(
+            f"An error occurred ({code}) when calling the {operation_name} operation: {message}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only __init__: tell pickle (multiprocessing, Celery) how to rebuild us.
+        meta = self.response["ResponseMetadata"]
+        return (
+            _rebuild_service_error,
+            (type(self), self.code, self.message, self.status_code, self.request_id,
+             self.operation_name, meta["HTTPHeaders"], meta["RetryAttempts"]),
+        )
+
+
+def _rebuild_service_error(
+    cls: type[ServiceError], code: str, message: str, status: int, request_id: str | None,
+    operation: str, headers: Mapping[str, str], attempts: int,
+) -> ServiceError:
+    return cls(code=code, message=message, status_code=status, request_id=request_id,
+               operation_name=operation, headers=headers, retry_attempts=attempts)
+
+
+# --- the service's modeled errors -------------------------------------------------
+
+class InvalidRequestException(ServiceError):
+    """The request is invalid (400)."""
+
+
+class ValidationException(ServiceError):
+    """The filter or another parameter is invalid (400)."""
+
+
+class InvalidEncodingException(ServiceError):
+    """The input text is not valid UTF-8 (400)."""
+
+
+class TextSizeLimitExceededException(ServiceError):
+    """The input text is longer than the operation accepts (400)."""
+
+
+class ResourceNotFoundException(ServiceError):
+    """No resource, such as a job, has that id (404)."""
+
+
+class TooManyRequestsException(ServiceError):
+    """The request rate is over the account's quota (429)."""
+
+    retryable = True
+    throttling = True
+
+
+class InternalServerException(ServiceError):
+    """The service failed internally (500)."""
+
+    retryable = True
+
+
+class ServiceUnavailableException(ServiceError):
+    """The service is temporarily unavailable (503)."""
+
+    retryable = True
+
+
+# --- errors any AWS JSON service can send -----------------------------------------
+
+class AccessDeniedException(ServiceError):
+    """The caller's identity may not make this call."""
+
+
+class UnrecognizedClientException(ServiceError):
+    """The access key id is unknown to AWS."""
+
+
+class InvalidSignatureException(ServiceError):
+    """The signature does not match, or it has expired (clock skew)."""
+
+
+class IncompleteSignatureException(ServiceError):
+    """The Authorization header is malformed."""
+
+
+class MissingAuthenticationTokenException(ServiceError):
+    """The request was not signed."""
+
+
+class ExpiredTokenException(ServiceError):
+    """The session token has expired."""
+
+
+class ThrottlingException(ServiceError):
+    """The request was throttled."""
+
+    retryable = True
+    throttling = True
+
+
+class RequestTimeTooSkewed(ServiceError):
+    """The request's X-Amz-Date is too far from the server's clock."""
+
+
+_BY_CODE: dict[str, type[ServiceError]] = {
+    cls.__name__: cls
+    for cls in (
+        InvalidRequestException, ValidationException, InvalidEncodingException,
+        TextSizeLimitExceededException, ResourceNotFoundException, TooManyRequestsException,
+        InternalServerException, ServiceUnavailableException, AccessDeniedException,
+        UnrecognizedClientException, InvalidSignatureException, IncompleteSignatureException,
+        MissingAuthenticationTokenException, ExpiredTokenException, ThrottlingException,
+        RequestTimeTooSkewed,
+    )
+}
+
+
+def error_class_for(code: str) -> type[ServiceError]:
+    """The exception class for an AWS error code; plain ``ServiceError`` for codes we
+    do not know, so a new code from AWS still raises something catchable."""
+    return _BY_CODE.get(code, ServiceError)

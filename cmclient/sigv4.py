@@ -1,0 +1,185 @@
+"""AWS Signature Version 4, as a pure function.
+
+``sign_request`` takes a request as plain values and returns the headers that sign it;
+it does no I/O and keeps no state but a small cache of derived signing keys, so the
+sync and async clients, the mock service and the credential providers (which sign STS
+calls) all share it. Path and query handling follow the rules for services other than
+S3: dot segments and repeated slashes are removed from the path, and the path and the
+query are percent-encoded as the AWS SigV4 test suites expect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from functools import lru_cache
+from urllib.parse import quote, unquote, urlsplit
+
+from cmclient.credentials._types import Credentials
+
+__all__ = ["ALGORITHM", "Headers", "canonical_request", "sign_request"]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+
+Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+
+# Headers that proxies and HTTP stacks add or rewrite in transit; signing them would
+# break the signature. botocore leaves out the same set.
+_UNSIGNABLE = frozenset(
+    {"authorization", "x-amz-date", "x-amz-security-token", "user-agent", "expect",
+     "transfer-encoding", "x-amzn-trace-id"}
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: Headers,
+    body: bytes,
+    *,
+    credentials: Credentials,
+    region: str,
+    service: str,
+    timestamp: datetime,
+) -> dict[str, str]:
+    """Return the headers that sign this request: X-Amz-Date, Authorization and, with a
+    session token, X-Amz-Security-Token. Add them to (or replace them in) the request.
+
+    ``headers`` may repeat a name (pairs) and need not hold Host: the URL's authority is
+    used then, with its port when it is not the scheme's default, exactly as an HTTP
+    client sends it. An X-Amz-Date or X-Amz-Security-Token already present is replaced.
+    """
+    amz_date = _amz_date(timestamp)
+    extra = [("x-amz-date", amz_date)]
+    token = credentials.session_token
+    if token:
+        extra.append(("x-amz-security-token", token))
+    creq, signed = canonical_request(method, url, headers, body, extra)
+    out = {
+        "X-Amz-Date": amz_date,
+        "Authorization": _authorization(creq, signed, amz_date, credentials, region, service),
+    }
+    if token:
+        out["X-Amz-Security-Token"] = token
+    return out
+
+
+def canonical_request(
+    method: str,
+    url: str,
+    headers: Headers,
+    body: bytes,
+    extra: Iterable[tuple[str, str]] = (),
+) -> tuple[str, str]:
+    """Build the canonical request and the signed-headers list.
+
+    ``extra`` are lower-case (name, value) pairs the signer adds itself; headers of
+    those names in ``headers`` are dropped, so a re-signed request never signs them twice.
+    """
+    parts = urlsplit(url)
+    merged: dict[str, list[str]] = {}
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
+        key = name.lower()
+        if key not in _UNSIGNABLE:
+            merged.setdefault(key, []).append(_fold(value))
+    if "host" not in merged:
+        merged["host"] = [_host(parts.scheme, parts.hostname or "", parts.port)]
+    for key, value in extra:
+        merged[key] = [value]
+    names = sorted(merged)
+    signed = ";".join(names)
+    lines = "".join(f"{name}:{','.join(merged[name])}\n" for name in names)
+    creq = "\n".join(
+        (
+            method.upper(),
+            _canonical_path(parts.path),
+            _canonical_query(parts.query),
+            lines,
+            signed,
+            hashlib.sha256(body).hexdigest(),
+        )
+    )
+    return creq, signed
+
+
+def _authorization(
+    creq: str, signed: str, amz_date: str, credentials: Credentials, region: str, service: str
+) -> str:
+    day = amz_date[:8]
+    scope = f"{day}/{region}/{service}/aws4_request"
+    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+    key = _signing_key(credentials.secret_access_key, day, region, service)
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return (
+        f"{ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
+        f"SignedHeaders={signed}, Signature={signature}"
+    )
+
+
+@lru_cache(maxsize=64)
+def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    """Derive the key once per (secret, day, region, service): four HMACs saved per call."""
+    key = hmac.new(f"AWS4{secret}".encode(), day.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def _amz_date(timestamp: datetime) -> str:
+    if timestamp.tzinfo is None:
+        raise ValueError("timestamp must be timezone-aware")
+    return timestamp.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _fold(value: str) -> str:
+    """Trim a header value and collapse inner runs of white space (folded lines too)."""
+    return " ".join(value.split())
+
+
+def _host(scheme: str, hostname: str, port: int | None) -> str:
+    if ":" in hostname:  # an IPv6 literal keeps its brackets in Host
+        hostname = f"[{hostname}]"
+    if port is None or _DEFAULT_PORTS.get(scheme) == port:
+        return hostname
+    return f"{hostname}:{port}"
+
+
+@lru_cache(maxsize=256)
+def _canonical_path(path: str) -> str:
+    """Remove dot segments and empty segments, then percent-encode (RFC 3986 unreserved
+    characters and '/' stay). A '%' in the path is encoded again, as non-S3 services
+    require: the server canonicalises the path it received, which was encoded once."""
+    if not path:
+        return "/"
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    normalized = "/" + "/".join(segments)
+    if path.endswith("/") and segments:
+        normalized += "/"
+    return quote(normalized, safe="/~")
+
+
+@lru_cache(maxsize=256)
+def _canonical_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs = []
+    for item in query.split("&"):
+        key, _, value = item.partition("=")
+        pairs.append((_encode(unquote(key)), _encode(unquote(value))))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def _encode(text: str) -> str:
+    return quote(text, safe="-_.~")
