@@ -8,6 +8,7 @@ or raise). The core never sends, sleeps or reads files; it is handed the time.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +61,11 @@ class ClientCore:
     def prepare(
         self, operation: Operation[Any, OutputT], params: Mapping[str, Any]
     ) -> PreparedCall[OutputT]:
+        token = operation.idempotency_token
+        if token and params.get(token) is None:
+            # Made once per call, before the body is serialised: every retry of this
+            # call sends the same token, so the service starts at most one job.
+            params = {**params, token: str(uuid.uuid4())}
         body = _protocol.serialize(operation, params)
         return PreparedCall(operation, self.url, _protocol.request_headers(operation), body)
 
