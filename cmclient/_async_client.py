@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from cmclient._api import AsyncOperations
+from cmclient._async_api import AsyncOperations
 from cmclient._core import ClientCore
 from cmclient._http import as_timeout, transport_error
 from cmclient._operation import Operation, OutputT

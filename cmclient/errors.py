@@ -15,6 +15,11 @@
     │       ├── ReadTimeoutError
     │       └── CallTimeoutError      the whole call (every attempt) ran out of time
     ├── ResponseParseError            a success status whose body is not the documented shape
+    ├── PaginationError               a list operation repeated a NextToken
+    ├── WaiterError                   a wait_for_* call ended without completion
+    │   ├── JobFailedError            FAILED (or PARTIAL_SUCCESS when not allowed)
+    │   ├── JobStoppedError
+    │   └── WaiterTimeoutError
     └── ServiceError                  AWS answered with an error
         └── one subclass per error code (InvalidRequestException, ...)
 
@@ -48,9 +53,12 @@ __all__ = [
     "InvalidEncodingException",
     "InvalidRequestException",
     "InvalidSignatureException",
+    "JobFailedError",
+    "JobStoppedError",
     "MissingAuthenticationTokenException",
     "NoCredentialsError",
     "NoRegionError",
+    "PaginationError",
     "ParamValidationError",
     "ReadTimeoutError",
     "RequestTimeTooSkewed",
@@ -63,6 +71,8 @@ __all__ = [
     "TooManyRequestsException",
     "UnrecognizedClientException",
     "ValidationException",
+    "WaiterError",
+    "WaiterTimeoutError",
     "error_class_for",
 ]
 
@@ -202,6 +212,56 @@ def _rebuild_service_error(
 ) -> ServiceError:
     return cls(code=code, message=message, status_code=status, request_id=request_id,
                operation_name=operation, headers=headers, retry_attempts=attempts)
+
+
+class PaginationError(ComprehendMedicalError):
+    """A list operation returned a NextToken it had already returned: following it
+    would loop for ever."""
+
+    def __init__(self, operation_name: str, page: int) -> None:
+        self.operation_name = operation_name
+        super().__init__(
+            f"{operation_name} returned a NextToken already seen (page {page}); "
+            "stopped instead of looping"
+        )
+
+
+class WaiterError(ComprehendMedicalError):
+    """A ``wait_for_*`` call ended without the job completing."""
+
+    def __init__(self, message: str, job_id: str, status: str | None) -> None:
+        self.job_id = job_id
+        self.status = status
+        super().__init__(message)
+
+
+class JobFailedError(WaiterError):
+    """The job ended FAILED (or PARTIAL_SUCCESS with ``allow_partial=False``).
+    ``job_message`` is the job's own Message, the reason AWS gives."""
+
+    def __init__(self, job_id: str, status: str, job_message: str | None) -> None:
+        self.job_message = job_message
+        super().__init__(f"Job {job_id} ended {status}: {job_message or 'no message'}",
+                         job_id, status)
+
+
+class JobStoppedError(WaiterError):
+    """The job was stopped before it completed."""
+
+    def __init__(self, job_id: str, status: str, job_message: str | None) -> None:
+        self.job_message = job_message
+        super().__init__(f"Job {job_id} was stopped", job_id, status)
+
+
+class WaiterTimeoutError(WaiterError):
+    """The job was still not finished when the waiter's timeout ran out."""
+
+    def __init__(self, job_id: str, status: str | None, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(
+            f"Job {job_id} not finished after {timeout:g} s (last status: {status})",
+            job_id, status,
+        )
 
 
 # --- the service's modeled errors -------------------------------------------------
