@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cmclient import _operations as ops
-from cmclient import _waiters as waiters
-from cmclient._jobs import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from cmclient._operation import OutputT
 
 if TYPE_CHECKING:
     from cmclient import models
     from cmclient._operation import Operation
+
+# Waiters and paginators import their machinery on first use: a process that
+# only calls operations never loads it.
+DEFAULT_WAIT_TIMEOUT = 3600.0
+DEFAULT_POLL_INTERVAL = 5.0
 
 
 class SyncOperations:
@@ -320,7 +323,9 @@ class SyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _waiters
+
+        return _waiters.iter_jobs(
             self, ops.LIST_ENTITIES_DETECTION_V2_JOBS, filter=filter, page_size=page_size
         )
 
@@ -340,7 +345,9 @@ class SyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return waiters.wait_for_job(
+        from cmclient import _waiters
+
+        return _waiters.wait_for_job(
             self,
             ops.DESCRIBE_ENTITIES_DETECTION_V2_JOB,
             job_id,
@@ -360,7 +367,9 @@ class SyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _waiters
+
+        return _waiters.iter_jobs(
             self, ops.LIST_ICD10_CM_INFERENCE_JOBS, filter=filter, page_size=page_size
         )
 
@@ -380,7 +389,9 @@ class SyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return waiters.wait_for_job(
+        from cmclient import _waiters
+
+        return _waiters.wait_for_job(
             self,
             ops.DESCRIBE_ICD10_CM_INFERENCE_JOB,
             job_id,
@@ -400,7 +411,9 @@ class SyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _waiters
+
+        return _waiters.iter_jobs(
             self, ops.LIST_PHI_DETECTION_JOBS, filter=filter, page_size=page_size
         )
 
@@ -420,7 +433,9 @@ class SyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return waiters.wait_for_job(
+        from cmclient import _waiters
+
+        return _waiters.wait_for_job(
             self,
             ops.DESCRIBE_PHI_DETECTION_JOB,
             job_id,
@@ -440,7 +455,9 @@ class SyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _waiters
+
+        return _waiters.iter_jobs(
             self, ops.LIST_RX_NORM_INFERENCE_JOBS, filter=filter, page_size=page_size
         )
 
@@ -460,7 +477,9 @@ class SyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return waiters.wait_for_job(
+        from cmclient import _waiters
+
+        return _waiters.wait_for_job(
             self,
             ops.DESCRIBE_RX_NORM_INFERENCE_JOB,
             job_id,
@@ -480,7 +499,9 @@ class SyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _waiters
+
+        return _waiters.iter_jobs(
             self, ops.LIST_SNOMEDCT_INFERENCE_JOBS, filter=filter, page_size=page_size
         )
 
@@ -500,7 +521,9 @@ class SyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return waiters.wait_for_job(
+        from cmclient import _waiters
+
+        return _waiters.wait_for_job(
             self,
             ops.DESCRIBE_SNOMEDCT_INFERENCE_JOB,
             job_id,

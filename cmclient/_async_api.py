@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from cmclient import _async_waiters as waiters
 from cmclient import _operations as ops
-from cmclient._jobs import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from cmclient._operation import OutputT
 
 if TYPE_CHECKING:
     from cmclient import models
     from cmclient._operation import Operation
+
+# Waiters and paginators import their machinery on first use: a process that
+# only calls operations never loads it.
+DEFAULT_WAIT_TIMEOUT = 3600.0
+DEFAULT_POLL_INTERVAL = 5.0
 
 
 class AsyncOperations:
@@ -319,7 +322,9 @@ class AsyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _async_waiters
+
+        return _async_waiters.iter_jobs(
             self, ops.LIST_ENTITIES_DETECTION_V2_JOBS, filter=filter, page_size=page_size
         )
 
@@ -339,7 +344,9 @@ class AsyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return await waiters.wait_for_job(
+        from cmclient import _async_waiters
+
+        return await _async_waiters.wait_for_job(
             self,
             ops.DESCRIBE_ENTITIES_DETECTION_V2_JOB,
             job_id,
@@ -359,7 +366,9 @@ class AsyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _async_waiters
+
+        return _async_waiters.iter_jobs(
             self, ops.LIST_ICD10_CM_INFERENCE_JOBS, filter=filter, page_size=page_size
         )
 
@@ -379,7 +388,9 @@ class AsyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return await waiters.wait_for_job(
+        from cmclient import _async_waiters
+
+        return await _async_waiters.wait_for_job(
             self,
             ops.DESCRIBE_ICD10_CM_INFERENCE_JOB,
             job_id,
@@ -399,7 +410,9 @@ class AsyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _async_waiters
+
+        return _async_waiters.iter_jobs(
             self, ops.LIST_PHI_DETECTION_JOBS, filter=filter, page_size=page_size
         )
 
@@ -419,7 +432,9 @@ class AsyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return await waiters.wait_for_job(
+        from cmclient import _async_waiters
+
+        return await _async_waiters.wait_for_job(
             self,
             ops.DESCRIBE_PHI_DETECTION_JOB,
             job_id,
@@ -439,7 +454,9 @@ class AsyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _async_waiters
+
+        return _async_waiters.iter_jobs(
             self, ops.LIST_RX_NORM_INFERENCE_JOBS, filter=filter, page_size=page_size
         )
 
@@ -459,7 +476,9 @@ class AsyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return await waiters.wait_for_job(
+        from cmclient import _async_waiters
+
+        return await _async_waiters.wait_for_job(
             self,
             ops.DESCRIBE_RX_NORM_INFERENCE_JOB,
             job_id,
@@ -479,7 +498,9 @@ class AsyncOperations:
 
         ``page_size`` sets MaxResults for each List call. A NextToken that
         repeats raises PaginationError instead of looping."""
-        return waiters.iter_jobs(
+        from cmclient import _async_waiters
+
+        return _async_waiters.iter_jobs(
             self, ops.LIST_SNOMEDCT_INFERENCE_JOBS, filter=filter, page_size=page_size
         )
 
@@ -499,7 +520,9 @@ class AsyncOperations:
         still running after ``timeout`` seconds WaiterTimeoutError. Throttled
         polls are waited out. ``on_progress(props)`` is called after the first
         poll and whenever the status changes."""
-        return await waiters.wait_for_job(
+        from cmclient import _async_waiters
+
+        return await _async_waiters.wait_for_job(
             self,
             ops.DESCRIBE_SNOMEDCT_INFERENCE_JOB,
             job_id,

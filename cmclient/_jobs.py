@@ -22,13 +22,10 @@ from cmclient.errors import (
 )
 from cmclient.models._jobs import ComprehendMedicalAsyncJobProperties, JobStatus
 
-#: Defaults for ``wait_for_*``: batch jobs take minutes, so a poll every few seconds
-#: (growing to half a minute) keeps well inside the service's low Describe quota.
-DEFAULT_WAIT_TIMEOUT = 3600.0
-DEFAULT_POLL_INTERVAL = 5.0
+#: Batch jobs take minutes: polls start every ``poll_interval`` seconds (5 by default,
+#: see ``_async_api``) and grow to half a minute, well inside the Describe quota.
 MAX_POLL_INTERVAL = 30.0
 
-_RUNNING = {JobStatus.SUBMITTED, JobStatus.IN_PROGRESS, JobStatus.STOP_REQUESTED}
 
 
 @dataclass
