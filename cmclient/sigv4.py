@@ -25,11 +25,15 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
-# Headers that proxies and HTTP stacks add or rewrite in transit; signing them would
-# break the signature. botocore leaves out the same set.
+# Headers the signer sets itself (authorization, x-amz-date, x-amz-security-token) and
+# headers that proxies, HTTP stacks and tracing instrumentation add, strip or rewrite in
+# transit (hop-by-hop headers, W3C trace context and baggage): signing them would break
+# the signature. botocore (1.44, SIGNED_HEADERS_BLACKLIST) leaves out the same set.
 _UNSIGNABLE = frozenset(
-    {"authorization", "x-amz-date", "x-amz-security-token", "user-agent", "expect",
-     "transfer-encoding", "x-amzn-trace-id"}
+    {"authorization", "x-amz-date", "x-amz-security-token",
+     "baggage", "connection", "expect", "keep-alive", "proxy-authenticate",
+     "proxy-authorization", "te", "traceparent", "tracestate", "trailer",
+     "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"}
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
