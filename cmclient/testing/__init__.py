@@ -29,9 +29,10 @@ CBOR request arrives.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cmclient.testing._service import SERVICE_QUOTAS, ComprehendMedicalMock, MockResponse
+if TYPE_CHECKING:
+    from cmclient.testing._service import SERVICE_QUOTAS, ComprehendMedicalMock, MockResponse
 
 __all__ = [
     "SERVICE_QUOTAS",
@@ -54,3 +55,12 @@ def bench_throughput(**kwargs: Any) -> dict[str, float]:
     from cmclient.testing._bench import bench_throughput as run
 
     return run(**kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, so the pytest plugin (a submodule) costs nothing at startup.
+    if name in ("SERVICE_QUOTAS", "ComprehendMedicalMock", "MockResponse"):
+        from cmclient.testing import _service
+
+        return getattr(_service, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,4 +39,3 @@ def comprehend_medical(
         yield client
     finally:
         client.close()
-        client._http.close()
