@@ -1,0 +1,142 @@
+"""What a cold process imports and builds for one call.
+
+Each test runs a short program in a fresh interpreter (``sys.executable``), so nothing
+another test imported or built can hide a regression. The program makes one
+DescribeEntitiesDetectionV2Job call against an ``httpx.MockTransport`` and prints, as
+JSON, what it found in ``sys.modules`` and which pydantic models were built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The models one DescribeEntitiesDetectionV2Job call touches: its request and response,
+# and the structures nested in the response.
+DESCRIBE_MODELS = {
+    "cmclient.models._entities_v2_jobs.DescribeEntitiesDetectionV2JobRequest",
+    "cmclient.models._entities_v2_jobs.DescribeEntitiesDetectionV2JobResponse",
+    "cmclient.models._jobs.ComprehendMedicalAsyncJobProperties",
+    "cmclient.models._jobs.InputDataConfig",
+    "cmclient.models._jobs.OutputDataConfig",
+}
+ALLOWED_MODEL_MODULES = {
+    "cmclient.models",
+    "cmclient.models._base",
+    "cmclient.models._scalars",
+    "cmclient.models._jobs",
+    "cmclient.models._entities_v2_jobs",
+}
+
+_PRELUDE = '''
+import inspect, json, sys
+import httpx
+
+DOCUMENT = {"ComprehendMedicalAsyncJobProperties": {
+    "JobId": "5c9d7a1e0f3b4a2c8e6d1f7a9b3c5e2d", "JobStatus": "COMPLETED",
+    "SubmitTime": 1732790400.123, "EndTime": "2024-11-28T11:02:13Z",
+    "InputDataConfig": {"S3Bucket": "in-bucket", "S3Key": "notes/"},
+    "OutputDataConfig": {"S3Bucket": "out-bucket"}, "LanguageCode": "en",
+    "DataAccessRoleArn": "arn:aws:iam::123456789012:role/cm", "ModelVersion": "2.0"}}
+HEADERS = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "req-1"}
+
+
+def report(result):
+    from pydantic import BaseModel
+    props = result.comprehend_medical_async_job_properties
+    models = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("cmclient.models") and module is not None:
+            for attr, value in vars(module).items():
+                if (inspect.isclass(value) and issubclass(value, BaseModel)
+                        and value.__module__ == name):
+                    models[f"{name}.{attr}"] = bool(value.__pydantic_complete__)
+    print(json.dumps({
+        "status": props.job_status.value,
+        "bucket": props.input_data_config.s3_bucket,
+        "asyncio": "asyncio" in sys.modules,
+        "async_client": "cmclient._async_client" in sys.modules,
+        "modules": sorted(m for m in sys.modules if m.startswith("cmclient.models")),
+        "models": models,
+    }))
+'''
+
+_SYNC = _PRELUDE + '''
+import cmclient
+from cmclient import ComprehendMedical, Credentials
+
+def handler(request):
+    return httpx.Response(200, json=DOCUMENT, headers=HEADERS)
+
+with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+    client = ComprehendMedical(region="us-east-1", credentials=Credentials("AKID", "SECRET"),
+                               http_client=http)
+    result = client.describe_entities_detection_v2_job(job_id="5c9d7a1e0f3b4a2c8e6d1f7a9b3c5e2d")
+report(result)
+'''
+
+_ASYNC = _PRELUDE + '''
+import asyncio
+from cmclient import AsyncComprehendMedical, Credentials
+
+async def handler(request):
+    return httpx.Response(200, json=DOCUMENT, headers=HEADERS)
+
+async def main():
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = AsyncComprehendMedical(region="us-east-1",
+                                        credentials=Credentials("AKID", "SECRET"),
+                                        http_client=http)
+        return await client.describe_entities_detection_v2_job(
+            job_id="5c9d7a1e0f3b4a2c8e6d1f7a9b3c5e2d")
+
+report(asyncio.run(main()))
+'''
+
+
+def run_cold(program: str) -> dict[str, Any]:
+    # No AWS_* settings from the developer's shell: the program passes everything itself.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def _check_only_describe_models(report: dict[str, Any]) -> None:
+    assert report["status"] == "COMPLETED" and report["bucket"] == "in-bucket"
+    assert set(report["modules"]) <= ALLOWED_MODEL_MODULES
+    assert {"cmclient.models._entities_v2_jobs", "cmclient.models._jobs"} <= set(report["modules"])
+    built = {name for name, complete in report["models"].items() if complete}
+    # The call's own request and response are built; nothing outside its models is.
+    assert {
+        "cmclient.models._entities_v2_jobs.DescribeEntitiesDetectionV2JobRequest",
+        "cmclient.models._entities_v2_jobs.DescribeEntitiesDetectionV2JobResponse",
+    } <= built
+    assert built <= DESCRIBE_MODELS, sorted(built - DESCRIBE_MODELS)
+    # The scan saw the neighbours that must stay unbuilt (else it proves nothing).
+    assert report["models"]["cmclient.models._entities_v2_jobs.StartEntitiesDetectionV2JobRequest"] is False
+    assert report["models"]["cmclient.models._jobs.ComprehendMedicalAsyncJobFilter"] is False
+
+
+def test_sync_call_from_cold_imports_no_asyncio_and_builds_only_its_models() -> None:
+    report = run_cold(_SYNC)
+    assert report["asyncio"] is False
+    assert report["async_client"] is False
+    _check_only_describe_models(report)
+
+
+def test_async_call_from_cold_works_and_builds_only_its_models() -> None:
+    report = run_cold(_ASYNC)
+    assert report["async_client"] is True
+    _check_only_describe_models(report)
