@@ -189,8 +189,8 @@ class FakeSts(FakeServer):
         body = (
             f'<{action}Response xmlns="{STS_NS}"><{action}Result>'
             f"<Credentials><AccessKeyId>{key}</AccessKeyId>"
-            f"<SecretAccessKey>sts-secret-{key}</SecretAccessKey>"
-            f"<SessionToken>sts-token-{key}</SessionToken>"
+            f"<SecretAccessKey>sts-secret</SecretAccessKey>"
+            f"<SessionToken>sts-token</SessionToken>"
             f"<Expiration>{iso(self.expiration)}</Expiration></Credentials>"
             f"<AssumedRoleUser><Arn>{params.get('RoleArn', '')}/x</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser>"
             f"</{action}Result><ResponseMetadata><RequestId>req-{key}</RequestId></ResponseMetadata>"

@@ -335,7 +335,7 @@ def test_assume_role_with_source_profile_signs_with_the_source_keys(home: AwsHom
                 "external_id = ext-42\nduration_seconds = 1800\nrole_session_name = me\n")
     with FakeSts() as sts:
         creds = load_both(home.env(AWS_ENDPOINT_URL_STS=sts.url), profile="admin")
-    assert creds.secret_access_key.startswith("sts-secret-")
+    assert creds.secret_access_key.startswith("sts-secret")
     assert sts.calls[0] == {"Action": "AssumeRole", "Version": "2011-06-15",
                             "RoleArn": "arn:aws:iam::1:role/admin", "RoleSessionName": "me",
                             "ExternalId": "ext-42", "DurationSeconds": "1800"}
