@@ -80,12 +80,13 @@ def _rule(error: Any) -> str:
 def error_code(headers: Mapping[str, str], document: Any) -> str | None:
     """Smithy's awsJson1_1 rule: the X-Amzn-ErrorType header, else the body's ``code``,
     else its ``__type``; cut at the first ':' and keep what follows the last '#'."""
-    raw = headers.get("x-amzn-errortype")
-    if not raw and isinstance(document, dict):
-        raw = document.get("code") or document.get("__type")
-    if not raw or not isinstance(raw, str):
-        return None
-    return raw.split(":", 1)[0].rsplit("#", 1)[-1] or None
+    candidates = [headers.get("x-amzn-errortype")]
+    if isinstance(document, dict):
+        candidates += [document.get("code"), document.get("__type")]
+    for raw in candidates:
+        if isinstance(raw, str) and raw:
+            return raw.split(":", 1)[0].rsplit("#", 1)[-1] or None
+    return None
 
 
 def parse_response(
