@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -124,9 +125,21 @@ def test_detect_and_infer_commands_print_what_the_aws_cli_prints(
         assert json.loads(result.stdout)  # something was detected
 
 
+@pytest.fixture
+def local_time_kolkata(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A local time zone that is not UTC (+05:30, no DST), here and in subprocesses:
+    the AWS CLI prints times in the local zone, and so must cmclient."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield "+05:30"
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_job_commands_start_describe_list_and_stop_as_the_aws_cli_does(
-    url: str, env: dict[str, str], boto: Any, tmp_path: Path
+    url: str, env: dict[str, str], boto: Any, tmp_path: Path, local_time_kolkata: str
 ) -> None:
+    env = {**env, "TZ": "Asia/Kolkata"}
     request = tmp_path / "req.json"
     request.write_text(json.dumps(start_params("json-bucket")), encoding="utf-8")
     shorthand = ["--input-data-config", "S3Bucket=clinical-notes,S3Key=notes/",
@@ -168,8 +181,8 @@ def test_job_commands_start_describe_list_and_stop_as_the_aws_cli_does(
     snomed = json.loads(results[4].stdout)["ComprehendMedicalAsyncJobProperties"]
     assert snomed["InputDataConfig"]["S3Bucket"] == "override-bucket"
     assert snomed["OutputDataConfig"]["S3Bucket"] == "cm-results"
-    # Timestamps as AWS CLI v2 prints them: ISO-8601 with microseconds and UTC offset.
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?[+-]\d\d:\d\d",
+    # Timestamps as AWS CLI v2 prints them: ISO-8601, microseconds, local offset.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+05:30",
                         props["SubmitTime"])
 
     stops = run_all([[f"stop-{kind}", "--job-id", job_ids[kind], "--endpoint-url", url]
