@@ -292,6 +292,8 @@ def test_exit_codes_follow_the_aws_cli(url: str, env: dict[str, str], tmp_path: 
         ([], env, 252, "required: command"),
         (["detect-phi", "--text", "x", "--endpoint-url", url], no_keys, 253, "credentials"),
         (["detect-phi", "--text", "x", "--endpoint-url", url], no_region, 253, "region"),
+        (["detect-phi", "--text", "x", "--profile", "nosuch", "--endpoint-url", url], env, 253,
+         "nosuch"),
         (["describe-phi-detection-job", "--job-id", "nope", "--endpoint-url", url], env, 254,
          "An error occurred (ResourceNotFoundException) when calling the "
          "DescribePHIDetectionJob operation: "),

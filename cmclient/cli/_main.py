@@ -399,6 +399,12 @@ class _Runner:
                 options["call_timeout"] = None  # 0 = wait as long as it takes
         if "profile" in accepted:
             options["profile"] = args.profile
+        elif args.profile:
+            from cmclient.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"--profile {args.profile}: this cmclient's client does not read profiles "
+                "yet; set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION instead.")
         else:
             # No credential chain or config resolution in this build: read the
             # environment as their first step would (a --profile needs the chain).
