@@ -6,17 +6,32 @@ from it, so the two drivers cannot drift apart.
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from cmclient import errors
 from cmclient._api import SyncOperations
-from cmclient._core import ClientCore
-from cmclient._http import as_timeout, transport_error
+from cmclient._core import ClientCore, PreparedCall
+from cmclient._http import (
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    as_timeout,
+    bounded,
+    call_timeout_error,
+    longest,
+    sleep,
+    transport_error,
+    within,
+)
 from cmclient._operation import Operation, OutputT
+from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
 from cmclient.credentials import CredentialProvider, Credentials
 
 
@@ -38,13 +53,42 @@ class ComprehendMedical(SyncOperations):
         region: str | None = None,
         endpoint_url: str | None = None,
         credentials: Credentials | CredentialProvider | None = None,
-        timeout: float | httpx.Timeout = 10.0,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        call_timeout: float | None = DEFAULT_CALL_TIMEOUT,
+        retry_mode: str | None = None,
+        max_attempts: int | None = None,
+        retry_backoff_base: float | None = None,
+        retry_backoff_cap: float | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         http_client: httpx.Client | None = None,
+        _profile: Mapping[str, str] | None = None,
     ) -> None:
+        """``timeout`` (seconds, or an ``httpx.Timeout``) limits connecting, each read,
+        each write and the wait for a pooled connection, per attempt. ``call_timeout``
+        limits the whole call, every attempt and backoff included (``None``: no limit).
+        ``retry_mode`` (``standard`` or ``adaptive``) and ``max_attempts`` (1 = no
+        retries) default to AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, then to ``standard``
+        and 3. Backoff before retry ``n`` is ``random() * min(retry_backoff_base *
+        2 ** (n - 1), retry_backoff_cap)`` seconds (base 1, cap 20). ``max_connections``
+        sizes the connection pool (ignored with a caller's ``http_client``).
+        """
         self._core = ClientCore(region=region, endpoint_url=endpoint_url, credentials=credentials)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=as_timeout(timeout))
+        self._retry = RetryPolicy(resolve_retry_config(
+            retry_mode=retry_mode, max_attempts=max_attempts, backoff_base=retry_backoff_base,
+            backoff_cap=retry_backoff_cap, environ=os.environ, profile=_profile,
+        ))
         self._timeout = as_timeout(timeout)
+        self._longest_timeout = longest(self._timeout)
+        if call_timeout is not None and call_timeout <= 0:
+            raise errors.ConfigurationError("call_timeout must be a positive number of seconds")
+        self._call_timeout = call_timeout
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            timeout=self._timeout,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
 
     @property
     def region(self) -> str:
@@ -62,17 +106,113 @@ class ComprehendMedical(SyncOperations):
         self, operation: Operation[Any, OutputT], params: dict[str, Any]
     ) -> OutputT:
         call = self._core.prepare(operation, params)
-        credentials = self._core.credentials.load()
-        headers = self._core.sign(call, credentials, datetime.now(timezone.utc))
-        started = time.monotonic()
-        try:
-            response = self._http.post(
-                call.url, content=call.body, headers=headers, timeout=self._timeout
+        state = self._retry.begin()
+        if self._call_timeout is None:
+            return self._attempts(call, state, None)
+        with bounded(self._call_timeout, operation.name, state):
+            return self._attempts(call, state, time.monotonic() + self._call_timeout)
+
+    def _attempts(
+        self, call: PreparedCall[OutputT], state: CallState, deadline: float | None
+    ) -> OutputT:
+        """Attempt the call until it succeeds or the retry policy says stop. Every
+        attempt is signed afresh over the same prepared body."""
+        retry = self._retry
+        core = self._core
+        credentials = core.credentials.load()
+        while True:
+            delay = retry.before_attempt()
+            if delay:
+                self._pause(delay, call, state, deadline, None)
+            timeout = self._timeout
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining < self._longest_timeout:
+                    if remaining <= 0:
+                        raise call_timeout_error(
+                            call.operation.name, self._call_timeout, state.attempt - 1
+                        )
+                    timeout = within(timeout, remaining)
+            headers = core.sign(
+                call, credentials, datetime.now(timezone.utc),
+                attempt=state.attempt, max_attempts=retry.max_attempts,
             )
-        except httpx.TransportError as exc:
-            raise transport_error(exc, operation.name) from exc
-        latency = time.monotonic() - started
-        return self._core.finish(call, response, attempt=1, latency=latency)
+            started = time.monotonic()
+            try:
+                response, body = self._send(call, headers, timeout, deadline, state)
+                result = core.finish(
+                    call, response, attempt=state.attempt,
+                    latency=time.monotonic() - started, body=body,
+                )
+            except (errors.ServiceError, errors.HTTPClientError, errors.ResponseParseError) as exc:
+                attempt = state.attempt
+                decision = retry.on_error(state, exc, time.time())
+                if decision.action is Action.RAISE:
+                    errors.note_attempts(
+                        exc, attempt, max_attempts_reached=decision.max_attempts_reached,
+                        quota_reached=decision.quota_reached,
+                    )
+                    raise
+                if decision.action is Action.REFRESH:
+                    core.credentials.invalidate()
+                    credentials = core.credentials.load()
+                elif decision.action is Action.RESIGN:
+                    core.clock_offset = decision.clock_offset
+                self._pause(decision.delay, call, state, deadline, exc)
+                continue
+            retry.on_success(state)
+            return result
+
+    def _pause(
+        self,
+        delay: float,
+        call: PreparedCall[Any],
+        state: CallState,
+        deadline: float | None,
+        cause: BaseException | None,
+    ) -> None:
+        """Wait ``delay`` seconds before the next attempt, unless that would end past
+        the call's deadline: then fail now, with the call timeout."""
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            raise call_timeout_error(
+                call.operation.name, self._call_timeout, state.attempt - 1
+            ) from cause
+        if delay > 0:
+            sleep(delay)
+
+    def _send(
+        self,
+        call: PreparedCall[Any],
+        headers: dict[str, str],
+        timeout: httpx.Timeout,
+        deadline: float | None,
+        state: CallState,
+    ) -> tuple[httpx.Response, bytes]:
+        """One exchange: the response and its whole body. With a deadline the body is
+        read chunk by chunk and the deadline checked after each, so a slow trickle of
+        bytes cannot outlast the call timeout."""
+        request = self._http.build_request(
+            "POST", call.url, content=call.body, headers=headers, timeout=timeout
+        )
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                if deadline is None:
+                    body = response.read()
+                else:
+                    chunks = []
+                    for chunk in response.iter_bytes():
+                        chunks.append(chunk)
+                        if time.monotonic() >= deadline:
+                            raise call_timeout_error(
+                                call.operation.name, self._call_timeout, state.attempt
+                            )
+                    body = b"".join(chunks)
+            finally:
+                response.close()
+        except httpx.RequestError as exc:
+            raise transport_error(exc, call.operation.name) from exc
+        return response, body
 
     def close(self) -> None:
         if self._owns_http:

@@ -1,8 +1,9 @@
 """The per-client state both drivers share, and the sans-I/O steps of one call.
 
 A driver asks the core to ``prepare`` a call (validate and serialise, once), to
-``sign`` each attempt (fresh X-Amz-Date), and to ``finish`` with the response (parse
-or raise). The core never sends, sleeps or reads files; it is handed the time.
+``sign`` each attempt (fresh X-Amz-Date, the same body), and to ``finish`` with the
+response (parse or raise). The core never sends, sleeps or reads files; it is handed
+the time, and adds to it the clock offset learnt from a clock-skew rejection.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic
 
 import httpx
@@ -29,12 +30,15 @@ logger = logging.getLogger("cmclient")
 
 @dataclass(frozen=True, slots=True)
 class PreparedCall(Generic[OutputT]):
-    """A validated, serialised call: everything but the signature, which each attempt adds."""
+    """A validated, serialised call: everything but the signature, which each attempt
+    adds. Every attempt sends ``body`` as is (so a Start*Job call keeps its
+    ClientRequestToken) and ``invocation_id`` as ``amz-sdk-invocation-id``."""
 
     operation: Operation[Any, OutputT]
     url: str
     headers: dict[str, str]
     body: bytes
+    invocation_id: str
 
 
 class ClientCore:
@@ -57,6 +61,9 @@ class ClientCore:
             StaticProvider(credentials) if isinstance(credentials, Credentials)
             else credentials or _NoCredentials()
         )
+        #: Seconds to add to the local clock when signing, learnt from the Date header
+        #: of a clock-skew rejection and kept for the client's later calls.
+        self.clock_offset = 0.0
 
     def prepare(
         self, operation: Operation[Any, OutputT], params: Mapping[str, Any]
@@ -67,12 +74,25 @@ class ClientCore:
             # call sends the same token, so the service starts at most one job.
             params = {**params, token: str(uuid.uuid4())}
         body = _protocol.serialize(operation, params)
-        return PreparedCall(operation, self.url, _protocol.request_headers(operation), body)
+        return PreparedCall(
+            operation, self.url, _protocol.request_headers(operation), body, str(uuid.uuid4())
+        )
 
     def sign(
-        self, call: PreparedCall[Any], credentials: Credentials, now: datetime
+        self,
+        call: PreparedCall[Any],
+        credentials: Credentials,
+        now: datetime,
+        *,
+        attempt: int = 1,
+        max_attempts: int = 1,
     ) -> dict[str, str]:
-        """The headers of one attempt: the protocol headers plus a fresh signature."""
+        """The headers of one attempt: the protocol headers, a fresh signature over
+        them, then the unsigned SDK headers (``amz-sdk-invocation-id``, one per call,
+        and ``amz-sdk-request: attempt=N; max=M``). ``now`` is the local time; the
+        learnt clock offset is added here."""
+        if self.clock_offset:
+            now += timedelta(seconds=self.clock_offset)
         headers = dict(call.headers)
         headers.update(
             sign_request(
@@ -86,6 +106,8 @@ class ClientCore:
                 timestamp=now,
             )
         )
+        headers["amz-sdk-invocation-id"] = call.invocation_id
+        headers["amz-sdk-request"] = f"attempt={attempt}; max={max_attempts}"
         return headers
 
     def finish(
@@ -95,15 +117,20 @@ class ClientCore:
         *,
         attempt: int,
         latency: float,
+        body: bytes | None = None,
     ) -> OutputT:
-        """Log the attempt and return the parsed result, or raise the service's error."""
+        """Log the attempt and return the parsed result, or raise the service's error.
+
+        ``body`` is the response body when the driver read it itself (streaming, to
+        keep to a deadline); by default it is ``response.content``."""
         request_id = response.headers.get("x-amzn-requestid")
         logger.debug(
             "%s status=%s request_id=%s attempt=%d latency_ms=%.1f",
             call.operation.name, response.status_code, request_id, attempt, latency * 1000,
         )
         return _protocol.parse_response(
-            call.operation, response.status_code, response.headers, response.content,
+            call.operation, response.status_code, response.headers,
+            response.content if body is None else body,
             retry_attempts=attempt - 1,
         )
 

@@ -2,17 +2,93 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
 import httpx
 
 from cmclient import errors
+
+#: Connect, read, write and pool timeout of each attempt, in seconds.
+DEFAULT_TIMEOUT = 10.0
+#: The whole call, every attempt and backoff included, in seconds.
+DEFAULT_CALL_TIMEOUT = 60.0
+#: Connections each client keeps open to the endpoint.
+DEFAULT_MAX_CONNECTIONS = 100
 
 
 def as_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
     return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
 
 
-def transport_error(exc: httpx.TransportError, operation_name: str) -> errors.HTTPClientError:
-    """The cmclient exception for an httpx transport failure (the caller chains ``exc``).
+def longest(timeout: httpx.Timeout) -> float:
+    """The longest of the four limits (infinite when one of them is off)."""
+    values = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return math.inf if any(v is None for v in values) else max(v for v in values if v)
+
+
+def within(timeout: httpx.Timeout, remaining: float) -> httpx.Timeout:
+    """``timeout`` with every limit cut to ``remaining`` seconds."""
+    def cut(value: float | None) -> float:
+        return remaining if value is None else min(value, remaining)
+
+    return httpx.Timeout(
+        connect=cut(timeout.connect), read=cut(timeout.read),
+        write=cut(timeout.write), pool=cut(timeout.pool),
+    )
+
+
+def call_timeout_error(
+    operation_name: str, call_timeout: float | None, attempts: int
+) -> errors.CallTimeoutError:
+    error = errors.CallTimeoutError(
+        f"The {operation_name} call did not complete within call_timeout={call_timeout}s",
+        operation_name=operation_name,
+    )
+    error.attempts = attempts
+    return error
+
+
+#: The sync driver's wait between attempts.
+sleep = time.sleep
+
+
+async def asleep(seconds: float) -> None:
+    """The async driver's wait between attempts (anyio: asyncio or trio)."""
+    import anyio  # only the async driver gets here: the sync path never loads it
+
+    await anyio.sleep(seconds)
+
+
+_NO_SCOPE = nullcontext()
+
+
+def bounded(seconds: float, operation_name: str, state: Any) -> AbstractContextManager[None]:
+    """The sync driver's whole-call bound: nothing to set up, since it checks the
+    deadline before each attempt and between the chunks of each response body, and
+    cuts every attempt's timeouts to the time left. (It can overrun ``seconds`` by at
+    most one read timeout, itself cut to the time left when the attempt began.)"""
+    return _NO_SCOPE
+
+
+@contextmanager
+def abounded(seconds: float, operation_name: str, state: Any) -> Iterator[None]:
+    """The async driver's whole-call bound: a cancel scope (anyio, so asyncio and trio
+    both work) that stops the call wherever it is waiting when ``seconds`` run out."""
+    import anyio  # only the async driver gets here: the sync path never loads it
+
+    try:
+        with anyio.fail_after(seconds):
+            yield
+    except TimeoutError:
+        raise call_timeout_error(operation_name, seconds, state.attempt) from None
+
+
+def transport_error(exc: httpx.RequestError, operation_name: str) -> errors.HTTPClientError:
+    """The cmclient exception for an httpx request failure (the caller chains ``exc``).
 
     The message names the failure and the operation; it does not echo httpx's message,
     which may quote the request.
@@ -26,6 +102,8 @@ def transport_error(exc: httpx.TransportError, operation_name: str) -> errors.HT
         kind, what = errors.ClientTimeoutError, "A time limit ran out"
     elif isinstance(exc, httpx.ConnectError):
         kind, what = errors.EndpointConnectionError, "Could not connect to the endpoint"
+    elif isinstance(exc, httpx.DecodingError):
+        kind, what = errors.ConnectionClosedError, "The response body could not be decoded"
     else:
         kind, what = errors.ConnectionClosedError, "The connection failed during the exchange"
     return kind(

@@ -29,6 +29,12 @@ A ``ServiceError`` carries ``code``, ``message``, ``status_code``, ``request_id`
 error is worth retrying, and whether it means throttling, is data on the class
 (``retryable``, ``throttling``) that the retry logic reads.
 
+An error that ends a call after more than one attempt says so: ``attempts`` holds the
+number of attempts made, the message ends its first sentence with e.g. ``(reached max
+retries: 2; 3 attempts)``, and a ``ServiceError``'s ``response["ResponseMetadata"]``
+carries ``RetryAttempts`` and, when that is why retrying stopped,
+``MaxAttemptsReached: True`` or ``RetryQuotaReached: True`` (as botocore does).
+
 No message built here contains request text, credentials or signatures.
 """
 
@@ -74,11 +80,15 @@ __all__ = [
     "WaiterError",
     "WaiterTimeoutError",
     "error_class_for",
+    "note_attempts",
 ]
 
 
 class ComprehendMedicalError(Exception):
     """Base of every exception cmclient raises on purpose."""
+
+    #: Attempts the call made before raising this (set by the client; 0 = nothing sent).
+    attempts: int = 0
 
 
 class ParamValidationError(ComprehendMedicalError, ValueError):
@@ -353,6 +363,41 @@ _BY_CODE: dict[str, type[ServiceError]] = {
         RequestTimeTooSkewed,
     )
 }
+
+
+def note_attempts(
+    error: ComprehendMedicalError,
+    attempts: int,
+    *,
+    max_attempts_reached: bool = False,
+    quota_reached: bool = False,
+) -> ComprehendMedicalError:
+    """Record on ``error`` how many attempts its call made and why retrying stopped;
+    returns ``error`` so a driver can ``raise note_attempts(...)``."""
+    error.attempts = attempts
+    if isinstance(error, ServiceError):
+        meta = error.response["ResponseMetadata"]
+        meta["RetryAttempts"] = attempts - 1
+        if max_attempts_reached:
+            meta["MaxAttemptsReached"] = True
+        if quota_reached:
+            meta["RetryQuotaReached"] = True
+    if attempts > 1 and error.args and isinstance(error.args[0], str):
+        note = f"{attempts} attempts"
+        if max_attempts_reached:
+            note = f"reached max retries: {attempts - 1}; {note}"
+        elif quota_reached:
+            note = f"retry quota exhausted; {note}"
+        message: str = error.args[0]
+        marker = " operation"
+        at = message.find(marker)
+        if at >= 0:
+            at += len(marker)
+            message = f"{message[:at]} ({note}){message[at:]}"
+        else:
+            message = f"{message} ({note})"
+        error.args = (message, *error.args[1:])
+    return error
 
 
 def error_class_for(code: str) -> type[ServiceError]:
