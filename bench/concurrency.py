@@ -1,0 +1,103 @@
+"""Section 3: async throughput. Requests per second with 1, 64 and 256 concurrent tasks,
+each contender with a pool of as many connections as tasks, taking turns round by round.
+
+Contenders: cmclient's AsyncComprehendMedical as shipped; the same signed request and
+``json.loads`` over a plain ``httpx.AsyncClient`` (the baseline of the goal); and the
+``exp_*`` prototypes of ``bench/experiments/h11_transport.py`` (no goal, they size a
+proposed change).
+
+A sample ends after ``requests`` responses or ``seconds``, whichever comes first, so a
+collapsing contender cannot stall the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from bench import contenders
+from bench.common import ACCESS_KEY, JOB_ID, REGION, SECRET_KEY, rotations, summary
+from bench.experiments.h11_transport import DirectAsyncClient, H11AsyncTransport
+
+Call = Callable[[], Awaitable[Any]]
+
+
+Closer = Callable[[], Awaitable[None]]
+
+
+async def _build(url: str, pool: int) -> tuple[dict[str, Call], list[Closer]]:
+    import cmclient
+
+    closers: list[Closer] = []
+    calls: dict[str, Call] = {}
+
+    cm = contenders.async_cmclient(url, pool)
+    closers.append(cm.aclose)
+    calls["cmclient"] = lambda: cm.describe_entities_detection_v2_job(job_id=JOB_ID)
+
+    plain = httpx.AsyncClient(limits=contenders.limits(pool))
+    closers.append(plain.aclose)
+    floor = contenders.async_floor(url, plain)
+    calls["httpx"] = lambda: floor.describe_entities_detection_v2_job(JOB_ID)
+
+    h11_http = httpx.AsyncClient(transport=H11AsyncTransport(pool))
+    closers.append(h11_http.aclose)
+    cm_h11 = contenders.async_cmclient(url, pool, http=h11_http)
+    calls["exp_cmclient_httpx_h11"] = lambda: cm_h11.describe_entities_detection_v2_job(
+        job_id=JOB_ID
+    )
+
+    direct = DirectAsyncClient(url, cmclient.Credentials(ACCESS_KEY, SECRET_KEY), REGION, pool)
+    closers.append(direct.aclose)
+    calls["exp_cmclient_direct_h11"] = lambda: direct.describe_entities_detection_v2_job(
+        job_id=JOB_ID
+    )
+    return calls, closers
+
+
+async def _sample(call: Call, tasks: int, requests: int, seconds: float) -> float:
+    """Requests per second of ``tasks`` workers sharing a budget of ``requests``."""
+    remaining = requests
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def worker() -> None:
+        nonlocal remaining, done
+        while remaining > 0 and time.perf_counter() < deadline:
+            remaining -= 1
+            await call()
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+    return done / (time.perf_counter() - started)
+
+
+async def _level(
+    url: str, tasks: int, rounds: int, requests: int, seconds: float
+) -> dict[str, Any]:
+    calls, closers = await _build(url, tasks)
+    try:
+        for call in calls.values():  # open every connection, build the validators
+            await _sample(call, tasks, max(tasks, 50), seconds)
+        samples: dict[str, list[float]] = {name: [] for name in calls}
+        for order in rotations(list(calls), rounds):
+            for name in order:
+                samples[name].append(await _sample(calls[name], tasks, requests, seconds))
+    finally:
+        for close in closers:
+            await close()
+    return {name: summary(values) for name, values in samples.items()}
+
+
+def run(
+    url: str, levels: tuple[int, ...], rounds: int, requests: int, seconds: float
+) -> dict[str, Any]:
+    return {
+        str(tasks): asyncio.run(_level(url, tasks, rounds, requests, seconds))
+        for tasks in levels
+    }
