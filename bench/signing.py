@@ -3,7 +3,9 @@
 * cmclient: ``cmclient.sigv4.sign_request`` (plus ``datetime.now``, as the driver does);
 * botocore: ``SigV4Auth.add_auth`` on one ``AWSRequest`` (it replaces its own
   Authorization and X-Amz-Date headers each time, and reads the clock itself);
-* floor: ``bench.floor.sign``, which knows the request's shape in advance.
+* floor: ``bench.floor.sign``, which knows the request's shape in advance;
+* exp_template: ``bench/experiments/fast_sigv4.py``, the change proposed for
+  cmclient (a per-operation template built with cmclient's own canonicaliser).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def _signers() -> dict[str, Callable[[], Any]]:
     from botocore.credentials import Credentials as BotoCredentials
 
     import cmclient
+    from bench.experiments.fast_sigv4 import SigningTemplate
     from bench.floor import sign as floor_sign
     from cmclient.sigv4 import sign_request
 
@@ -61,7 +64,17 @@ def _signers() -> dict[str, Callable[[], Any]]:
     got = floor_sign(HOST, TARGET, BODY, ACCESS_KEY, SECRET_KEY, REGION, "comprehendmedical", at)
     if got["Authorization"] != expected:
         raise RuntimeError("the floor signer disagrees with cmclient.sigv4")
-    return {"cmclient": cmclient_sign, "botocore": botocore_sign, "floor": floor}
+    template = SigningTemplate("POST", URL, HEADERS, credentials, REGION, "comprehendmedical")
+    if template.sign(BODY, at)["Authorization"] != expected:
+        raise RuntimeError("the template signer disagrees with cmclient.sigv4")
+
+    def exp_template() -> Any:
+        return template.sign(BODY, datetime.now(timezone.utc))
+
+    return {
+        "cmclient": cmclient_sign, "botocore": botocore_sign, "floor": floor,
+        "exp_template": exp_template,
+    }
 
 
 def run(rounds: int, calls: int) -> dict[str, Any]:
