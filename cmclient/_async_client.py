@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
@@ -52,6 +51,8 @@ class AsyncComprehendMedical(AsyncOperations):
         region: str | None = None,
         endpoint_url: str | None = None,
         credentials: Credentials | CredentialProvider | None = None,
+        profile: str | None = None,
+        use_fips: bool | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         call_timeout: float | None = DEFAULT_CALL_TIMEOUT,
         retry_mode: str | None = None,
@@ -60,9 +61,16 @@ class AsyncComprehendMedical(AsyncOperations):
         retry_backoff_cap: float | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         http_client: httpx.AsyncClient | None = None,
-        _profile: Mapping[str, str] | None = None,
     ) -> None:
-        """``timeout`` (seconds, or an ``httpx.Timeout``) limits connecting, each read,
+        """``region``, ``endpoint_url`` and ``credentials`` default to what the AWS SDKs
+        find: AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_COMPREHENDMEDICAL /
+        AWS_ENDPOINT_URL, then the ``profile`` (else AWS_PROFILE, else ``default``) in
+        ~/.aws/config; credentials from the environment, web identity, the profile
+        (keys, credential_process, assumed roles), container or EC2 instance metadata,
+        looked up at the first call and refreshed before they expire. ``use_fips``
+        selects the FIPS endpoint.
+
+        ``timeout`` (seconds, or an ``httpx.Timeout``) limits connecting, each read,
         each write and the wait for a pooled connection, per attempt. ``call_timeout``
         limits the whole call, every attempt and backoff included (``None``: no limit).
         ``retry_mode`` (``standard`` or ``adaptive``) and ``max_attempts`` (1 = no
@@ -71,10 +79,13 @@ class AsyncComprehendMedical(AsyncOperations):
         2 ** (n - 1), retry_backoff_cap)`` seconds (base 1, cap 20). ``max_connections``
         sizes the connection pool (ignored with a caller's ``http_client``).
         """
-        self._core = ClientCore(region=region, endpoint_url=endpoint_url, credentials=credentials)
+        self._core = ClientCore(
+            region=region, endpoint_url=endpoint_url, credentials=credentials,
+            profile=profile, use_fips=use_fips,
+        )
         self._retry = RetryPolicy(resolve_retry_config(
             retry_mode=retry_mode, max_attempts=max_attempts, backoff_base=retry_backoff_base,
-            backoff_cap=retry_backoff_cap, environ=os.environ, profile=_profile,
+            backoff_cap=retry_backoff_cap, environ=os.environ, profile=self._core.config.settings,
         ))
         self._timeout = as_timeout(timeout)
         self._longest_timeout = longest(self._timeout)
@@ -210,7 +221,7 @@ class AsyncComprehendMedical(AsyncOperations):
             finally:
                 await response.aclose()
         except httpx.RequestError as exc:
-            raise transport_error(exc, call.operation.name) from exc
+            raise transport_error(exc, call.operation.name, self._core.region_hint) from exc
         return response, body
 
     async def aclose(self) -> None:

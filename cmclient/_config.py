@@ -239,6 +239,9 @@ class ClientConfig:
     region: str
     endpoint_url: str
     profile: str
+    #: True when the endpoint came from an argument, the environment or the profile
+    #: rather than the service's own rules.
+    endpoint_configured: bool = False
     profile_explicit: bool = False
     use_fips: bool = False
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -256,10 +259,6 @@ class ClientConfig:
     )
     config_file: str = "~/.aws/config"
     credentials_file: str = "~/.aws/credentials"
-    #: ``AWS_RETRY_MODE`` or the profile's ``retry_mode`` (None: the client's default).
-    retry_mode: str | None = None
-    #: ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts``.
-    max_attempts: int | None = None
     #: ``AWS_EC2_METADATA_V1_DISABLED`` or the profile's ``ec2_metadata_v1_disabled``.
     ec2_metadata_v1_disabled: bool = False
     #: ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` or ``ec2_metadata_service_endpoint``.
@@ -414,6 +413,7 @@ def resolve_config(
         region=resolved_region,
         endpoint_url=resolved_endpoint,
         profile=profile_name,
+        endpoint_configured=bool(endpoint),
         profile_explicit=bool(profile),
         use_fips=fips,
         settings=_frozen(settings),
@@ -423,9 +423,6 @@ def resolve_config(
         services=_frozen(services),
         config_file=config_file,
         credentials_file=credentials_file,
-        retry_mode=_setting(env, settings, "AWS_RETRY_MODE", "retry_mode") or None,
-        max_attempts=_int_setting(
-            _setting(env, settings, "AWS_MAX_ATTEMPTS", "max_attempts"), "max_attempts"),
         ec2_metadata_v1_disabled=_true(
             _setting(env, settings, "AWS_EC2_METADATA_V1_DISABLED", "ec2_metadata_v1_disabled")),
         ec2_metadata_service_endpoint=_setting(

@@ -18,11 +18,10 @@ from typing import Any, Generic
 import httpx
 
 from cmclient import _protocol
-from cmclient._config import default_endpoint, resolve_region
+from cmclient._config import resolve_config, unsupported_region_hint
 from cmclient._operation import Operation, OutputT
 from cmclient._operations import SIGNING_NAME
-from cmclient.credentials import CredentialProvider, Credentials, StaticProvider
-from cmclient.errors import NoCredentialsError
+from cmclient.credentials import CredentialProvider, Credentials, resolve_provider
 from cmclient.sigv4 import sign_request
 
 logger = logging.getLogger("cmclient")
@@ -50,17 +49,24 @@ class ClientCore:
         region: str | None,
         endpoint_url: str | None,
         credentials: Credentials | CredentialProvider | None,
+        profile: str | None = None,
+        use_fips: bool | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
-        self.region = resolve_region(region)
-        endpoint = (endpoint_url or default_endpoint(self.region)).rstrip("/")
+        self.config = resolve_config(
+            region=region, endpoint_url=endpoint_url, profile=profile, use_fips=use_fips,
+            environ=environ,
+        )
+        self.region = self.config.region
+        self.endpoint_url = self.config.endpoint_url
         # The operation is POSTed to the endpoint's own path: "/" for AWS, "/custom/"
         # for an endpoint configured as https://host/custom (Smithy AwsJson11HostWithPath).
-        self.endpoint_url = endpoint
-        self.url = str(httpx.URL(endpoint + "/"))
-        self.credentials: CredentialProvider = (
-            StaticProvider(credentials) if isinstance(credentials, Credentials)
-            else credentials or _NoCredentials()
-        )
+        self.url = str(httpx.URL(self.endpoint_url + "/"))
+        self.credentials = resolve_provider(credentials, config=self.config, environ=environ)
+        #: Added to connection errors when the service's own endpoint for a region
+        #: that does not host it cannot be reached.
+        self.region_hint = None if self.config.endpoint_configured else (
+            unsupported_region_hint(self.region))
         #: Seconds to add to the local clock when signing, learnt from the Date header
         #: of a clock-skew rejection and kept for the client's later calls.
         self.clock_offset = 0.0
@@ -134,17 +140,3 @@ class ClientCore:
             retry_attempts=attempt - 1,
         )
 
-
-class _NoCredentials:
-    """Stands in until the credential chain exists: every load says where to look."""
-
-    def load(self) -> Credentials:
-        raise NoCredentialsError(
-            "Unable to locate credentials: pass credentials=Credentials(...) to the client."
-        )
-
-    async def aload(self) -> Credentials:
-        return self.load()
-
-    def invalidate(self) -> None:
-        """Nothing is cached."""

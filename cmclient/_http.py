@@ -87,10 +87,13 @@ def abounded(seconds: float, operation_name: str, state: Any) -> Iterator[None]:
         raise call_timeout_error(operation_name, seconds, state.attempt) from None
 
 
-def transport_error(exc: httpx.RequestError, operation_name: str) -> errors.HTTPClientError:
+def transport_error(
+    exc: httpx.RequestError, operation_name: str, hint: str | None = None
+) -> errors.HTTPClientError:
     """The cmclient exception for an httpx request failure (the caller chains ``exc``).
 
-    The message names the failure and the operation; it does not echo httpx's message,
+    The message names the failure and the operation, and for a failed connection adds
+    ``hint`` (the regions that host the service); it does not echo httpx's message,
     which may quote the request.
     """
     kind: type[errors.HTTPClientError]
@@ -106,7 +109,7 @@ def transport_error(exc: httpx.RequestError, operation_name: str) -> errors.HTTP
         kind, what = errors.ConnectionClosedError, "The response body could not be decoded"
     else:
         kind, what = errors.ConnectionClosedError, "The connection failed during the exchange"
-    return kind(
-        f"{what} ({type(exc).__name__}) when calling the {operation_name} operation",
-        operation_name=operation_name,
-    )
+    message = f"{what} ({type(exc).__name__}) when calling the {operation_name} operation"
+    if hint and kind is errors.EndpointConnectionError:
+        message = f"{message}. {hint}"
+    return kind(message, operation_name=operation_name)

@@ -30,6 +30,22 @@ def canned_response(relative: str) -> httpx.Response:
     return httpx.Response(doc["status"], headers=doc["headers"], content=content)
 
 
+@pytest.fixture(autouse=True)
+def hermetic_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's AWS settings, and none can reach the real instance
+    metadata service: clients resolve region, endpoint and credentials from the
+    environment and ~/.aws, so every test starts from an empty, known state."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    empty = tmp_path_factory.getbasetemp() / "no-aws-home"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 @pytest.fixture
 def credentials() -> Credentials:
     return CREDENTIALS

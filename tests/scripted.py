@@ -12,7 +12,9 @@ from tests.conftest import CREDENTIALS
 
 
 class Script:
-    """Each request takes the next (status, body) from ``replies``; ``requests`` keeps
+    """Its clients make one attempt per call, so a scripted error reaches the caller.
+
+    Each request takes the next (status, body) from ``replies``; ``requests`` keeps
     the decoded JSON bodies with their X-Amz-Target."""
 
     def __init__(self, replies: list[tuple[int, dict[str, Any]]]) -> None:
@@ -30,11 +32,13 @@ class Script:
 
     def sync_client(self) -> ComprehendMedical:
         http = httpx.Client(transport=httpx.MockTransport(self))
-        return ComprehendMedical(region="us-east-1", credentials=CREDENTIALS, http_client=http)
+        return ComprehendMedical(region="us-east-1", credentials=CREDENTIALS, http_client=http,
+                                 max_attempts=1)
 
     def async_client(self) -> AsyncComprehendMedical:
         http = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return AsyncComprehendMedical(region="us-east-1", credentials=CREDENTIALS, http_client=http)
+        return AsyncComprehendMedical(region="us-east-1", credentials=CREDENTIALS,
+                                      http_client=http, max_attempts=1)
 
 
 def job(status: str, job_id: str = "job-1", **extra: Any) -> tuple[int, dict[str, Any]]:

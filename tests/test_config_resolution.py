@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
+from cmclient import ComprehendMedical, Credentials
 from cmclient._config import (
     SERVICE_REGIONS,
     ClientConfig,
@@ -109,21 +111,46 @@ def test_default_files_are_found_under_home(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_profile_settings_other_features_need_are_resolved(home: AwsHome) -> None:
-    home.config("[default]\nregion = us-east-1\nretry_mode = adaptive\nmax_attempts = 7\n"
-                "ec2_metadata_v1_disabled = true\n")
-    config = resolve_config(environ=home.env())
-    assert (config.retry_mode, config.max_attempts, config.ec2_metadata_v1_disabled) == (
-        "adaptive", 7, True)
-    config = resolve_config(environ=home.env(AWS_RETRY_MODE="standard", AWS_MAX_ATTEMPTS="3",
-                                             AWS_EC2_METADATA_V1_DISABLED="false"))
-    assert (config.retry_mode, config.max_attempts, config.ec2_metadata_v1_disabled) == (
-        "standard", 3, False)
-    assert config.get("retry_mode") == "adaptive"
+    home.config("[default]\nregion = us-east-1\nec2_metadata_v1_disabled = true\n")
+    assert resolve_config(environ=home.env()).ec2_metadata_v1_disabled is True
+    config = resolve_config(environ=home.env(AWS_EC2_METADATA_V1_DISABLED="false"))
+    assert config.ec2_metadata_v1_disabled is False
+    assert config.get("ec2_metadata_v1_disabled") == "true"
 
 
-def test_non_integer_max_attempts_is_a_configuration_error(home: AwsHome) -> None:
+def _attempts_announced(monkeypatch: pytest.MonkeyPatch, home: AwsHome, **kwargs: object) -> str:
+    """The ``amz-sdk-request`` header of a client built in ``home``'s environment."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["amz-sdk-request"])
+        return httpx.Response(200, json={})
+
+    for name, value in home.env().items():
+        monkeypatch.setenv(name, value)
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    with ComprehendMedical(credentials=Credentials("AKID", "SECRET"), http_client=http,
+                           **kwargs) as client:  # type: ignore[arg-type]
+        client.detect_phi(text="x")
+    return seen[0]
+
+
+def test_profile_retry_settings_reach_the_client(
+    monkeypatch: pytest.MonkeyPatch, home: AwsHome
+) -> None:
+    home.config("[default]\nregion = us-east-1\nretry_mode = adaptive\nmax_attempts = 7\n")
+    assert _attempts_announced(monkeypatch, home) == "attempt=1; max=7"
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
+    assert _attempts_announced(monkeypatch, home) == "attempt=1; max=4"
+    assert _attempts_announced(monkeypatch, home, max_attempts=2) == "attempt=1; max=2"
+
+
+def test_non_integer_max_attempts_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, home: AwsHome
+) -> None:
+    home.config("[default]\nregion = us-east-1\nmax_attempts = many\n")
     with pytest.raises(ConfigurationError, match="max_attempts"):
-        resolve_config(region="us-east-1", environ=home.env(AWS_MAX_ATTEMPTS="many"))
+        _attempts_announced(monkeypatch, home)
 
 
 def test_unparseable_config_file_is_a_configuration_error(home: AwsHome) -> None:

@@ -19,7 +19,8 @@ FIXTURE_DIR = "describe_entities_detection_v2_job"
 
 
 def make_client(**kwargs: object) -> ComprehendMedical:
-    return ComprehendMedical(region="us-east-1", credentials=CREDENTIALS, **kwargs)  # type: ignore[arg-type]
+    """One attempt per call: these tests are about parsing, not retrying."""
+    return ComprehendMedical(region="us-east-1", credentials=CREDENTIALS, max_attempts=1, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("status", [s.value for s in JobStatus])

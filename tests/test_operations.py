@@ -24,12 +24,15 @@ OPERATION_NAMES = sorted(OPERATIONS)
 
 
 def call(mode: str, method: str, params: dict[str, Any]) -> Any:
+    """Call ``method`` once (no retries: these tests are about the wire and parsing)."""
+    options: dict[str, Any] = {"region": "us-east-1", "credentials": CREDENTIALS,
+                               "max_attempts": 1}
     if mode == "sync":
-        with ComprehendMedical(region="us-east-1", credentials=CREDENTIALS) as client:
+        with ComprehendMedical(**options) as client:
             return getattr(client, method)(**params)
 
     async def run() -> Any:
-        async with AsyncComprehendMedical(region="us-east-1", credentials=CREDENTIALS) as client:
+        async with AsyncComprehendMedical(**options) as client:
             return await getattr(client, method)(**params)
 
     return asyncio.run(run())

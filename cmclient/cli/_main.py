@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import json
 import os
 import shlex
@@ -384,10 +383,9 @@ class _Runner:
     def _client_options(self, args: argparse.Namespace) -> dict[str, Any]:
         import httpx
 
-        from cmclient import ComprehendMedical, Credentials
-
-        accepted = inspect.signature(ComprehendMedical.__init__).parameters
-        options: dict[str, Any] = {"region": args.region, "endpoint_url": args.endpoint_url}
+        options: dict[str, Any] = {
+            "region": args.region, "endpoint_url": args.endpoint_url, "profile": args.profile,
+        }
         if args.cli_read_timeout is not None or args.cli_connect_timeout is not None:
             default = 10.0
             read = args.cli_read_timeout if args.cli_read_timeout is not None else default
@@ -395,27 +393,8 @@ class _Runner:
                        else default)
             options["timeout"] = httpx.Timeout(
                 default, read=read or None, connect=connect or None)
-            if "call_timeout" in accepted and (read == 0 or connect == 0):
+            if read == 0 or connect == 0:
                 options["call_timeout"] = None  # 0 = wait as long as it takes
-        if "profile" in accepted:
-            options["profile"] = args.profile
-        elif args.profile:
-            from cmclient.errors import ConfigurationError
-
-            raise ConfigurationError(
-                f"--profile {args.profile}: this cmclient's client does not read profiles "
-                "yet; set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION instead.")
-        else:
-            # No credential chain or config resolution in this build: read the
-            # environment as their first step would (a --profile needs the chain).
-            if not args.region:
-                options["region"] = (os.environ.get("AWS_REGION")
-                                     or os.environ.get("AWS_DEFAULT_REGION"))
-            key = os.environ.get("AWS_ACCESS_KEY_ID")
-            secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
-            if key and secret and not args.profile:
-                options["credentials"] = Credentials(
-                    key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
         return options
 
     def _log_call(self, params: dict[str, Any]) -> None:
