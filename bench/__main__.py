@@ -166,13 +166,13 @@ def report(r: dict[str, Any]) -> str:
     )
     if "cold" in r:
         lines.append("\n1. cold start (fresh process: import, build, one validated call)")
-        lines.append(f"   {'':10} {'wall ms':>24} {'cpu ms':>24} {'peak RSS MiB':>22}")
+        lines.append(f"   {'':22} {'wall ms':>24} {'cpu ms':>24} {'peak RSS MiB':>22}")
         for name, row in r["cold"].items():
             if isinstance(row, dict) and "wall_ms" in row:
-                lines.append(f"   {name:10} {_fmt(row['wall_ms']):>24} {_fmt(row['cpu_ms']):>24} "
+                lines.append(f"   {name:22} {_fmt(row['wall_ms']):>24} {_fmt(row['cpu_ms']):>24} "
                              f"{_fmt(row['peak_rss_mib']):>22}")
         split = "   split ms (import / build / call):"
-        for name in ("cmclient", "boto3", "floor"):
+        for name in ("cmclient", "boto3", "floor", "exp_cmclient_lazy_ssl"):
             row = r["cold"].get(name)
             if row:
                 split += (f" {name} {row['import_ms']['median']:.0f}/"
@@ -199,10 +199,10 @@ def report(r: dict[str, Any]) -> str:
     if "memory" in r:
         m = r["memory"]
         lines.append(f"\n5. RSS growth for {m['clients']} more clients, KiB")
-        lines.append(f"   {'':10} {'built':>26} {'built + one call each':>26}")
+        lines.append(f"   {'':24} {'built':>26} {'built + one call each':>26}")
         for name, row in m.items():
             if isinstance(row, dict) and "built_kib" in row:
-                lines.append(f"   {name:10} {_fmt(row['built_kib'], 0):>26} "
+                lines.append(f"   {name:24} {_fmt(row['built_kib'], 0):>26} "
                              f"{_fmt(row['called_kib'], 0):>26}")
     if "mock" in r:
         lines.append("\n6. cmclient.testing mock, describe calls per second")
