@@ -26,7 +26,7 @@ FULL = {
 QUICK = {
     "cold": {"runs": 1},
     "warm": {"rounds": 2, "calls": 50},
-    "async": {"levels": (1, 64, 256), "rounds": 1, "requests": 300, "seconds": 0.2},
+    "async": {"levels": (1, 64), "rounds": 1, "requests": 300, "seconds": 0.2},
     "signing": {"rounds": 2, "calls": 500},
     "memory": {"runs": 1, "clients": 20},
     "mock": {"rounds": 1, "seconds": 0.2},
