@@ -10,8 +10,10 @@ CBOR path as an extra line.)
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,6 +31,7 @@ def data_path() -> str:
         model["metadata"]["protocol"] = "json"
         model["metadata"]["protocols"] = ["json"]
         root = Path(tempfile.mkdtemp(prefix="cmclient-bench-botodata-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
         target = root / "comprehendmedical" / version
         target.mkdir(parents=True)
         (target / "service-2.json").write_text(json.dumps(model))
