@@ -22,7 +22,7 @@ from cmclient._config import resolve_config, unsupported_region_hint
 from cmclient._operation import Operation, OutputT
 from cmclient._operations import SIGNING_NAME
 from cmclient.credentials import CredentialProvider, Credentials, resolve_provider
-from cmclient.sigv4 import sign_request
+from cmclient.sigv4 import SigningTemplate
 
 logger = logging.getLogger("cmclient")
 
@@ -70,6 +70,8 @@ class ClientCore:
         #: Seconds to add to the local clock when signing, learnt from the Date header
         #: of a clock-skew rejection and kept for the client's later calls.
         self.clock_offset = 0.0
+        #: One signing template per operation: the fixed part of its canonical request.
+        self._templates: dict[str, SigningTemplate] = {}
 
     def prepare(
         self, operation: Operation[Any, OutputT], params: Mapping[str, Any]
@@ -99,19 +101,16 @@ class ClientCore:
         learnt clock offset is added here."""
         if self.clock_offset:
             now += timedelta(seconds=self.clock_offset)
-        headers = dict(call.headers)
-        headers.update(
-            sign_request(
-                "POST",
-                call.url,
-                call.headers,
-                call.body,
-                credentials=credentials,
-                region=self.region,
-                service=SIGNING_NAME,
-                timestamp=now,
+        template = self._templates.get(call.operation.name)
+        if template is None:
+            template = self._templates[call.operation.name] = SigningTemplate(
+                "POST", call.url, call.headers
             )
+        headers = template.sign(
+            call.body, credentials=credentials, region=self.region, service=SIGNING_NAME,
+            timestamp=now,
         )
+        headers.update(call.headers)
         headers["amz-sdk-invocation-id"] = call.invocation_id
         headers["amz-sdk-request"] = f"attempt={attempt}; max={max_attempts}"
         return headers

@@ -1,7 +1,8 @@
-"""AWS Signature Version 4, as a pure function.
+"""AWS Signature Version 4, as pure functions.
 
 ``sign_request`` takes a request as plain values and returns the headers that sign it;
-it does no I/O and keeps no state but a small cache of derived signing keys, so the
+``SigningTemplate`` does the same for many requests of one shape, preparing the fixed
+part once. Neither does I/O or keeps state but a small cache of derived signing keys, so the
 sync and async clients, the mock service and the credential providers (which sign STS
 calls) all share it. Path and query handling follow the rules for services other than
 S3: dot segments and repeated slashes are removed from the path, and the path and the
@@ -19,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from cmclient.credentials._types import Credentials
 
-__all__ = ["ALGORITHM", "Headers", "canonical_request", "sign_request"]
+__all__ = ["ALGORITHM", "Headers", "SigningTemplate", "canonical_request", "sign_request"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 
@@ -56,19 +57,66 @@ def sign_request(
     used then, with its port when it is not the scheme's default, exactly as an HTTP
     client sends it. An X-Amz-Date or X-Amz-Security-Token already present is replaced.
     """
-    amz_date = _amz_date(timestamp)
-    extra = [("x-amz-date", amz_date)]
-    token = credentials.session_token
-    if token:
-        extra.append(("x-amz-security-token", token))
-    creq, signed = canonical_request(method, url, headers, body, extra)
-    out = {
-        "X-Amz-Date": amz_date,
-        "Authorization": _authorization(creq, signed, amz_date, credentials, region, service),
-    }
-    if token:
-        out["X-Amz-Security-Token"] = token
-    return out
+    return SigningTemplate(method, url, headers).sign(
+        body, credentials=credentials, region=region, service=service, timestamp=timestamp
+    )
+
+
+class SigningTemplate:
+    """One request shape (method, URL, headers), prepared once and signed many times.
+
+    Everything in the canonical request but the date, the session token and the body
+    hash is fixed for a given shape, so it is built here once; each ``sign`` only
+    formats the date, hashes the body, and runs one hash and one HMAC with the cached
+    signing key. The clients keep one template per operation. ``sign_request`` is this
+    class used once, so both paths are the same code.
+    """
+
+    __slots__ = ("_head", "_headers", "_shapes")
+
+    def __init__(self, method: str, url: str, headers: Headers) -> None:
+        parts = urlsplit(url)
+        self._head = (
+            f"{method.upper()}\n{_canonical_path(parts.path)}\n{_canonical_query(parts.query)}\n"
+        )
+        self._headers = _signable_headers(headers, parts.scheme, parts.hostname, parts.port)
+        self._shapes: dict[bool, tuple[str, str, str, str]] = {}
+
+    def sign(
+        self,
+        body: bytes,
+        *,
+        credentials: Credentials,
+        region: str,
+        service: str,
+        timestamp: datetime,
+    ) -> dict[str, str]:
+        """The signing headers for this shape with ``body``, as ``sign_request``."""
+        amz_date = _amz_date(timestamp)
+        token = credentials.session_token or ""
+        before, middle, after, signed = self._shape(bool(token))
+        creq = f"{before}{amz_date}{middle}{token}{after}{hashlib.sha256(body).hexdigest()}"
+        out = {
+            "X-Amz-Date": amz_date,
+            "Authorization": _authorization(creq, signed, amz_date, credentials, region, service),
+        }
+        if token:
+            out["X-Amz-Security-Token"] = token
+        return out
+
+    def _shape(self, with_token: bool) -> tuple[str, str, str, str]:
+        """The canonical request cut around the date and the token, and the signed
+        header list; built on first use for requests with and without a token."""
+        shape = self._shapes.get(with_token)
+        if shape is None:
+            extra = [("x-amz-date", _DATE)]
+            if with_token:
+                extra.append(("x-amz-security-token", _TOKEN))
+            text, signed = _render(self._head, self._headers, extra)
+            before, rest = text.split(_DATE)
+            middle, after = rest.split(_TOKEN) if with_token else (rest, "")
+            shape = self._shapes[with_token] = (before, middle, after, signed)
+        return shape
 
 
 def canonical_request(
@@ -84,6 +132,22 @@ def canonical_request(
     those names in ``headers`` are dropped, so a re-signed request never signs them twice.
     """
     parts = urlsplit(url)
+    head = f"{method.upper()}\n{_canonical_path(parts.path)}\n{_canonical_query(parts.query)}\n"
+    merged = _signable_headers(headers, parts.scheme, parts.hostname, parts.port)
+    text, signed = _render(head, merged, extra)
+    return text + hashlib.sha256(body).hexdigest(), signed
+
+
+# Stand-ins for the per-request values while a template is cut into its fixed parts.
+_DATE = "\x00date\x00"
+_TOKEN = "\x00token\x00"
+
+
+def _signable_headers(
+    headers: Headers, scheme: str, hostname: str | None, port: int | None
+) -> dict[str, list[str]]:
+    """Lower-case names to folded values, in order, without the unsignable ones; Host
+    from the URL when the headers do not carry it."""
     merged: dict[str, list[str]] = {}
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     for name, value in pairs:
@@ -91,23 +155,22 @@ def canonical_request(
         if key not in _UNSIGNABLE:
             merged.setdefault(key, []).append(_fold(value))
     if "host" not in merged:
-        merged["host"] = [_host(parts.scheme, parts.hostname or "", parts.port)]
+        merged["host"] = [_host(scheme, hostname or "", port)]
+    return merged
+
+
+def _render(
+    head: str, headers: dict[str, list[str]], extra: Iterable[tuple[str, str]]
+) -> tuple[str, str]:
+    """The canonical request up to (not including) the payload hash, and the signed
+    header list. ``extra`` pairs replace headers of the same name."""
+    merged = dict(headers)
     for key, value in extra:
         merged[key] = [value]
     names = sorted(merged)
     signed = ";".join(names)
     lines = "".join(f"{name}:{','.join(merged[name])}\n" for name in names)
-    creq = "\n".join(
-        (
-            method.upper(),
-            _canonical_path(parts.path),
-            _canonical_query(parts.query),
-            lines,
-            signed,
-            hashlib.sha256(body).hexdigest(),
-        )
-    )
-    return creq, signed
+    return f"{head}{lines}\n{signed}\n", signed
 
 
 def _authorization(
@@ -136,7 +199,9 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
 def _amz_date(timestamp: datetime) -> str:
     if timestamp.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware")
-    return timestamp.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    t = timestamp if timestamp.tzinfo is timezone.utc else timestamp.astimezone(timezone.utc)
+    # An f-string is twice as fast as strftime, on the per-request path.
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
 
 
 def _fold(value: str) -> str:
