@@ -172,7 +172,7 @@ def report(r: dict[str, Any]) -> str:
                 lines.append(f"   {name:22} {_fmt(row['wall_ms']):>24} {_fmt(row['cpu_ms']):>24} "
                              f"{_fmt(row['peak_rss_mib']):>22}")
         split = "   split ms (import / build / call):"
-        for name in ("cmclient", "boto3", "floor", "exp_cmclient_lazy_ssl"):
+        for name in ("cmclient", "boto3", "floor"):
             row = r["cold"].get(name)
             if row:
                 split += (f" {name} {row['import_ms']['median']:.0f}/"

@@ -25,8 +25,6 @@ CONTENDERS = {
     "boto3": "cold_boto3.py",
     "floor": "cold_floor.py",
     "python": "cold_python.py",  # the bare interpreter, for reference
-    # EXPERIMENT (no goal): no CA bundle loaded for an http:// endpoint.
-    "exp_cmclient_lazy_ssl": "cold_exp_cmclient_lazy_ssl.py",
 }
 
 

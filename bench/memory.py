@@ -10,8 +10,7 @@ from typing import Any
 from bench import boto_json
 from bench.common import PYTHON, ROOT, child_env, rotations, summary
 
-# exp_cmclient_shared_ssl is an EXPERIMENT (no goal): every client shares one SSLContext.
-KINDS = ("cmclient", "boto3", "floor", "exp_cmclient_shared_ssl")
+KINDS = ("cmclient", "boto3", "floor")
 
 
 def run(url: str, runs: int, clients: int) -> dict[str, Any]:

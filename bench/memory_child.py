@@ -27,20 +27,6 @@ def _maker(kind: str, url: str) -> tuple[Callable[[], Any], Callable[[Any], Any]
             ),
             lambda c: c.describe_entities_detection_v2_job(job_id=JOB_ID),
         )
-    if kind == "exp_cmclient_shared_ssl":  # EXPERIMENT: one SSL context per process
-        import httpx
-
-        import cmclient
-
-        credentials = cmclient.Credentials(ACCESS_KEY, SECRET_KEY)
-        context = httpx.create_ssl_context()
-        return (
-            lambda: cmclient.ComprehendMedical(
-                region=REGION, endpoint_url=url, credentials=credentials,
-                http_client=httpx.Client(verify=context),
-            ),
-            lambda c: c.describe_entities_detection_v2_job(job_id=JOB_ID),
-        )
     if kind == "boto3":
         import boto3
 

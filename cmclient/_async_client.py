@@ -25,6 +25,7 @@ from cmclient._http import (
     asleep,
     call_timeout_error,
     longest,
+    tls_context,
     transport_error,
     within,
 )
@@ -98,6 +99,7 @@ class AsyncComprehendMedical(AsyncOperations):
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
+            verify=tls_context(self._core.url),
         )
 
     @property

@@ -26,6 +26,7 @@ from cmclient._http import (
     call_timeout_error,
     longest,
     sleep,
+    tls_context,
     transport_error,
     within,
 )
@@ -99,6 +100,7 @@ class ComprehendMedical(SyncOperations):
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
+            verify=tls_context(self._core.url),
         )
 
     @property
