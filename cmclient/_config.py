@@ -20,7 +20,6 @@ Precedence, highest first:
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 from collections.abc import Mapping
@@ -165,6 +164,8 @@ def read_ini(path: Path) -> dict[str, dict[str, Any]]:
     missing file reads as empty."""
     if not path.is_file():
         return {}
+    import configparser  # only when there is a file: a Lambda usually has none
+
     parser = configparser.RawConfigParser()
     try:
         parser.read([path], encoding="utf-8")

@@ -36,7 +36,7 @@ from cmclient.credentials._sources import (
     Source,
     profile_sources,
 )
-from cmclient.credentials._types import CredentialProvider, Credentials, StaticProvider
+from cmclient.credentials._types import Credentials
 from cmclient.errors import NoCredentialsError
 
 if TYPE_CHECKING:
@@ -214,20 +214,3 @@ def default_sources(
     sources.append(ContainerSource(env))
     sources.append(ImdsSource(env, config))
     return sources
-
-
-def resolve_provider(
-    credentials: Credentials | CredentialProvider | None,
-    *,
-    config: ClientConfig,
-    environ: Mapping[str, str] | None = None,
-    now: Callable[[], datetime] | None = None,
-) -> CredentialProvider:
-    """The provider a client signs with: the caller's ``Credentials`` (static) or
-    provider as given, else the default chain for ``config``'s profile. Does no I/O;
-    the chain looks for credentials on its first ``load``/``aload``."""
-    if isinstance(credentials, Credentials):
-        return StaticProvider(credentials)
-    if credentials is not None:
-        return credentials
-    return CredentialChain(default_sources(config, environ=environ, now=now), now=now)

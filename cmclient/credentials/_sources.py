@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from cmclient._config import ClientConfig, InvalidConfigError, _true
-from cmclient.credentials import _sts
 from cmclient.credentials._flow import Flow, HttpCall, ProcessResult, RunProcess, Sleep
 from cmclient.credentials._time import parse_timestamp
 from cmclient.credentials._types import Credentials
@@ -417,6 +416,8 @@ class WebIdentitySource(Source):
             raise CredentialRetrievalError(
                 f"Could not read the web identity token file {token_file}: {exc.strerror}"
             ) from None
+        from cmclient.credentials import _sts  # STS and its XML only for roles
+
         creds = yield from _sts.assume_role_with_web_identity(
             token=token, role_arn=role_arn,
             session_name=self._get("role_session_name") or _session_name(),
@@ -506,6 +507,8 @@ class AssumeRoleSource(Source):
             duration_s = int(duration) if duration is not None else None
         except ValueError:
             duration_s = None  # botocore ignores a non-integer duration
+        from cmclient.credentials import _sts  # STS and its XML only for roles
+
         creds = yield from _sts.assume_role(
             source=source, role_arn=str(section["role_arn"]),
             session_name=str(section.get("role_session_name") or _session_name()),
