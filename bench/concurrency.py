@@ -2,7 +2,8 @@
 each contender with a pool of as many connections as tasks, taking turns round by round.
 
 Contenders: cmclient's AsyncComprehendMedical as shipped; the same signed request and
-``json.loads`` over a plain ``httpx.AsyncClient`` (the baseline of the goal); and the
+``json.loads`` over a plain ``httpx.AsyncClient`` (the baseline of the goal); both again
+over ``cmclient._aio_transport.AioHTTPTransport`` (``httpx_aio``, ``cmclient_aio``); and the
 ``exp_*`` prototypes of ``bench/experiments/h11_transport.py`` (no goal, they size a
 proposed change).
 
@@ -43,6 +44,18 @@ async def _build(url: str, pool: int) -> tuple[dict[str, Call], list[Closer]]:
     closers.append(plain.aclose)
     floor = contenders.async_floor(url, plain)
     calls["httpx"] = lambda: floor.describe_entities_detection_v2_job(JOB_ID)
+
+    from cmclient._aio_transport import AioHTTPTransport
+
+    aio_plain = httpx.AsyncClient(transport=AioHTTPTransport(max_connections=pool))
+    closers.append(aio_plain.aclose)
+    aio_floor = contenders.async_floor(url, aio_plain)
+    calls["httpx_aio"] = lambda: aio_floor.describe_entities_detection_v2_job(JOB_ID)
+
+    aio_http = httpx.AsyncClient(transport=AioHTTPTransport(max_connections=pool))
+    closers.append(aio_http.aclose)
+    cm_aio = contenders.async_cmclient(url, pool, http=aio_http)
+    calls["cmclient_aio"] = lambda: cm_aio.describe_entities_detection_v2_job(job_id=JOB_ID)
 
     h11_http = httpx.AsyncClient(transport=H11AsyncTransport(pool))
     closers.append(h11_http.aclose)

@@ -1,0 +1,680 @@
+"""An HTTP/1.1 keep-alive connection pool on asyncio and h11, as an httpx transport.
+
+``AioHTTPTransport`` replaces httpcore's async pool under ``httpx.AsyncClient``
+(``httpx.AsyncClient(transport=AioHTTPTransport())``): everything above the
+transport (``build_request``, ``send(stream=True)``, ``aiter_bytes``, ``aread``,
+auth, redirects, cookies) is httpx's own. httpcore's pool does work proportional to
+connections x requests on every request; this one does O(1) work per request:
+
+* one pool per origin (scheme, host, port) of idle keep-alive connections, reused
+  newest first (LIFO), with at most ``max_connections`` connections open in total;
+* when all are busy, requests wait in arrival order (FIFO) on a queue of futures, and
+  a released connection (or its slot) goes straight to the first waiter;
+* each connection is an ``asyncio.Protocol`` driving an ``h11.Connection``: no
+  ``StreamReader`` layer, and every timeout is a timer on one future, not a task.
+
+Failures raise httpx's exceptions, always with ``request=``: ``ConnectError`` and
+``ConnectTimeout`` while connecting (TLS handshake included), ``PoolTimeout`` while
+waiting for a connection, ``WriteTimeout`` / ``ReadTimeout`` for each write or read,
+``WriteError`` / ``ReadError`` when the connection breaks, ``RemoteProtocolError``
+for a malformed response or a server that hangs up mid-response, and
+``LocalProtocolError`` for a request h11 refuses to send.
+
+Reuse. A connection returns to its pool only when h11 says both sides are ``DONE``
+(so ``Connection: close``, HTTP/1.0 without keep-alive and close-delimited bodies all
+end it) and the whole response body was read. A response closed early, an error, or a
+cancelled task (``asyncio`` cancellation, ``anyio.fail_after``) closes the connection
+and frees its slot. Before reuse an idle connection is dropped if the server closed it
+(EOF or reset seen), sent unsolicited bytes, or has been idle ``keepalive_expiry``
+seconds.
+
+Stale connections and resending. The server may close an idle connection just as a
+request goes out on it. The request is then sent once more on a fresh connection
+when all of these hold:
+
+1. the connection was reused (it had completed an earlier exchange);
+2. it failed because the peer closed or reset it (not a timeout, not bad data)
+   before a single byte of the response arrived;
+3. the body can be replayed (``content=`` bytes, not a one-shot stream);
+4. the method is idempotent (RFC 9110 section 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT,
+   DELETE), or ``all_requests_idempotent=True`` says the caller's POSTs are too.
+
+Rule 4 is there because (1)-(2) cannot prove the server did not act on the request:
+"closed with no response" also describes a server that crashed after acting on it.
+cmclient passes ``all_requests_idempotent=True``: every Comprehend Medical operation
+is read-only (Detect*, Infer*, Describe*, List*), idempotent by its token
+(Start*Job's ClientRequestToken) or by nature (Stop*Job), and its retry layer would
+resend the same request after this error anyway; the transport does it without
+spending a retry attempt, backoff or retry quota.
+
+Limits: asyncio only. Under another event loop (trio) requests go to an
+``httpx.AsyncHTTPTransport`` built with the same settings, so nothing breaks, but
+trio users get httpcore's pool (or pass their own ``http_client``). No proxies, no
+HTTP/2. A transport is bound to the event loop that uses it first; used from a new
+loop, it drops the old loop's connections and starts afresh. A streamed response
+that is neither read to the end nor closed holds its connection until it is garbage
+collected (as with httpcore): close responses (``async with`` / ``aclose()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import h11
+import httpx
+
+__all__ = ["AioHTTPTransport", "SocketOption"]
+
+#: What ``socket.setsockopt`` takes, as in ``httpx.AsyncHTTPTransport(socket_options=)``.
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
+
+_Origin = tuple[str, str, int]  # scheme, host, port
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_READ_HIGH_WATER = 256 * 1024  # stop reading the socket with this much unconsumed
+_WRITE_FLUSH = 64 * 1024  # send request body pieces once this much is pending
+
+_timeout_cm = getattr(asyncio, "timeout", None)  # Python 3.11+
+
+
+class _Expired:
+    """A waiter's result when its timer ran out first."""
+
+
+_EXPIRED = _Expired()
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_result(_EXPIRED)
+
+
+def _emit(h: h11.Connection, event: h11.Event, request: httpx.Request) -> bytes:
+    try:
+        data = h.send(event)
+    except h11.LocalProtocolError as exc:
+        raise httpx.LocalProtocolError(str(exc), request=request) from exc
+    return data or b""
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: the socket's bytes buffered for h11, and the waits for
+    them (each with a timer) in the shape ``read`` / ``write`` callers need."""
+
+    def __init__(self, origin: _Origin) -> None:
+        self.origin = origin
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.transport: asyncio.Transport | None = None
+        self.served = 0  # completed exchanges: > 0 means a reused connection
+        self.idle_since = 0.0
+        self._buffer = bytearray()
+        self._eof = False
+        self._lost = False
+        self._error: BaseException | None = None
+        self._reader: asyncio.Future[Any] | None = None
+        self._drain: asyncio.Future[Any] | None = None
+        self._read_paused = False
+        self._write_paused = False
+
+    # -- asyncio.Protocol ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) > _READ_HIGH_WATER and not self._read_paused:
+            self._read_paused = True
+            assert self.transport is not None
+            self.transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        self._wake_reader()
+        return None  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._eof = True
+        if exc is not None:
+            self._error = exc
+        self._wake_reader()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def _wake_reader(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+
+    # -- for the pool ----------------------------------------------------------
+
+    def usable(self, now: float, keepalive_expiry: float | None) -> bool:
+        """Whether an idle connection may carry another request: the server has not
+        closed it or written to it, and it has not been idle too long."""
+        return not (
+            self._eof
+            or self._buffer
+            or self.transport is None
+            or self.transport.is_closing()
+            or (keepalive_expiry is not None and now - self.idle_since >= keepalive_expiry)
+        )
+
+    async def read(self, timeout: float | None, request: httpx.Request) -> bytes:
+        """The bytes received so far (waiting up to ``timeout`` for some); ``b""`` once
+        the server has closed its side."""
+        while True:
+            if self._buffer:
+                data = bytes(self._buffer)
+                self._buffer.clear()
+                if self._read_paused and self.transport is not None:
+                    self._read_paused = False
+                    self.transport.resume_reading()
+                return data
+            if self._error is not None:
+                reason = type(self._error).__name__
+                raise httpx.ReadError(
+                    f"The connection broke while reading the response ({reason})",
+                    request=request,
+                ) from self._error
+            if self._eof:
+                return b""
+            loop = asyncio.get_running_loop()
+            waiter = self._reader = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            try:
+                woke = await waiter
+            finally:
+                self._reader = None
+                if timer is not None:
+                    timer.cancel()
+            if woke is _EXPIRED:
+                raise httpx.ReadTimeout("Timed out reading the response", request=request)
+
+    async def write(self, data: bytes, timeout: float | None, request: httpx.Request) -> None:
+        if self._lost or self.transport is None or self.transport.is_closing():
+            raise httpx.WriteError("The connection was closed before the request was sent",
+                                   request=request) from self._error
+        self.transport.write(data)
+        if not self._write_paused:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._drain = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        try:
+            woke = await waiter
+        finally:
+            self._drain = None
+            if timer is not None:
+                timer.cancel()
+        if woke is _EXPIRED:
+            raise httpx.WriteTimeout("Timed out writing the request", request=request)
+        if self._lost:
+            raise httpx.WriteError("The connection broke while sending the request",
+                                   request=request) from self._error
+
+    def close(self) -> None:
+        """Close politely (idle connections, a finished exchange)."""
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Close now, discarding anything buffered (a connection in an unknown state)."""
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class _Pool:
+    """The connections of one event loop: idle ones per origin, a count of open slots
+    (connections open or being opened) and the FIFO queue of requests waiting for one.
+
+    A waiter's future resolves to a ``_Connection`` (reuse it), ``None`` (a slot is
+    yours: open a connection) or ``_EXPIRED`` (its pool timeout ran out). Invariant:
+    there are idle connections only while nobody waits.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_connections: int) -> None:
+        self.loop = loop
+        self.max_connections = max_connections
+        self.slots = 0
+        self.idle: dict[_Origin, collections.deque[_Connection]] = {}
+        self.idle_count = 0
+        self.waiters: collections.deque[tuple[_Origin, asyncio.Future[Any]]] = (
+            collections.deque()
+        )
+        self.closed = False
+
+    async def acquire(
+        self,
+        origin: _Origin,
+        timeout: float | None,
+        keepalive_expiry: float | None,
+        request: httpx.Request,
+    ) -> _Connection | None:
+        """An idle connection to ``origin``, or ``None``: a slot to open one in."""
+        if self.closed:
+            raise RuntimeError("The transport was closed")
+        idle = self.idle.get(origin)
+        if idle:
+            conn = idle.pop()
+            self.idle_count -= 1
+            if conn.usable(time.monotonic(), keepalive_expiry):
+                return conn
+            conn.abort()  # stale: its slot is ours (older ones are checked when reached)
+            return None
+        while self.waiters and self.waiters[0][1].done():
+            self.waiters.popleft()
+        if self.slots < self.max_connections and not self.waiters:
+            self.slots += 1
+            return None
+        if self.idle_count:  # at the limit, but another origin has a spare: evict it
+            for spare in self.idle.values():
+                if spare:
+                    spare.popleft().close()
+                    self.idle_count -= 1
+                    return None
+        waiter = self.loop.create_future()
+        self.waiters.append((origin, waiter))
+        timer = None if timeout is None else self.loop.call_later(timeout, _expire, waiter)
+        try:
+            got = await waiter
+        except BaseException:
+            # Cancelled: if a connection or slot was handed over meanwhile, pass it on.
+            if waiter.done() and not waiter.cancelled():
+                handed = waiter.result()
+                if isinstance(handed, _Connection):
+                    self.put_back(handed)
+                elif handed is None:
+                    self.release_slot()
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if got is _EXPIRED:
+            raise httpx.PoolTimeout("Timed out waiting for a connection from the pool",
+                                    request=request)
+        assert got is None or isinstance(got, _Connection)
+        return got
+
+    def _next_waiter(self) -> tuple[_Origin, asyncio.Future[Any]] | None:
+        while self.waiters:
+            origin, waiter = self.waiters.popleft()
+            if not waiter.done():
+                return origin, waiter
+        return None
+
+    def release_slot(self) -> None:
+        """A slot's connection was closed (or never opened): give the slot to the first
+        waiter, else free it."""
+        nxt = self._next_waiter()
+        if nxt is None:
+            self.slots -= 1
+        else:
+            nxt[1].set_result(None)
+
+    def put_back(self, conn: _Connection) -> None:
+        """A connection ready for another request: to the first waiter (or, if that
+        waiter wants another origin, close it and hand over its slot), else idle."""
+        if self.closed:
+            conn.close()
+            self.release_slot()
+            return
+        nxt = self._next_waiter()
+        if nxt is not None:
+            origin, waiter = nxt
+            if origin == conn.origin:
+                waiter.set_result(conn)
+            else:
+                conn.close()
+                waiter.set_result(None)
+            return
+        conn.idle_since = time.monotonic()
+        idle = self.idle.get(conn.origin)
+        if idle is None:
+            idle = self.idle[conn.origin] = collections.deque()
+        idle.append(conn)
+        self.idle_count += 1
+
+    def close(self) -> None:
+        self.closed = True
+        for idle in self.idle.values():
+            while idle:
+                idle.pop().close()
+                self.slots -= 1
+        self.idle_count = 0
+        while (nxt := self._next_waiter()) is not None:
+            nxt[1].set_exception(RuntimeError("The transport was closed"))
+
+
+class _Stale(Exception):
+    """A reused connection failed before any response byte arrived."""
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """The response body as it arrives. Read to the end, the connection goes back to
+    the pool (if h11 allows reuse); closed early or failed, the connection is closed."""
+
+    def __init__(
+        self, conn: _Connection, pool: _Pool, request: httpx.Request, timeout: float | None
+    ) -> None:
+        self._conn: _Connection | None = conn
+        self._pool = pool
+        self._request = request
+        self._timeout = timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        if conn is None:
+            return
+        h = conn.h11
+        try:
+            while True:
+                event = h.next_event()
+                if event is h11.NEED_DATA:
+                    h.receive_data(await conn.read(self._timeout, self._request))
+                elif isinstance(event, h11.Data):
+                    yield bytes(event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    self._finish(conn)
+                    return
+                else:
+                    raise httpx.RemoteProtocolError(
+                        "The server closed the connection mid-response", request=self._request
+                    )
+        except h11.RemoteProtocolError as exc:
+            self._discard()
+            raise httpx.RemoteProtocolError(str(exc), request=self._request) from exc
+        except BaseException:
+            self._discard()
+            raise
+
+    def _finish(self, conn: _Connection) -> None:
+        self._conn = None
+        h = conn.h11
+        if (
+            h.our_state is h11.DONE
+            and h.their_state is h11.DONE
+            and conn.usable(0.0, None)
+        ):
+            h.start_next_cycle()
+            conn.served += 1
+            self._pool.put_back(conn)
+        else:
+            conn.close()
+            self._pool.release_slot()
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.abort()
+            self._pool.release_slot()
+
+    async def aclose(self) -> None:
+        self._discard()
+
+
+class AioHTTPTransport(httpx.AsyncBaseTransport):
+    """An ``httpx.AsyncBaseTransport``: HTTP/1.1 keep-alive pools on asyncio (see the
+    module docstring for reuse, resending and limits).
+
+    ``max_connections`` caps the connections open at once, over all origins.
+    ``ssl_context`` is used for ``https`` URLs (default: ``httpx.create_ssl_context()``,
+    verifying as httpx does, built at the first https request). ``socket_options`` are
+    set on each new socket before it connects (TCP_NODELAY is always set). ``keepalive_expiry`` (seconds, or
+    ``None``) drops connections idle that long before reusing them.
+    ``all_requests_idempotent`` lets a request of any method be resent once when a
+    reused connection turns out to be closed before any response byte arrived.
+
+    Timeouts come from each request's ``extensions["timeout"]`` (httpx puts its
+    ``connect``, ``read``, ``write`` and ``pool`` limits there).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+        keepalive_expiry: float | None = 5.0,
+        all_requests_idempotent: bool = False,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self._max_connections = max_connections
+        self._ssl_context = ssl_context
+        self._socket_options = list(socket_options or ())
+        self._keepalive_expiry = keepalive_expiry
+        self._resend_any = all_requests_idempotent
+        self._pool: _Pool | None = None
+        self._fallback: httpx.AsyncHTTPTransport | None = None
+        self._closed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): httpcore's pool, same settings
+            return await self._other_loop().handle_async_request(request)
+        if self._closed:
+            raise RuntimeError("The transport was closed")
+        pool = self._pool
+        if pool is None or pool.loop is not loop:
+            pool = self._pool = _Pool(loop, self._max_connections)
+        url = request.url
+        scheme = url.scheme
+        if scheme not in _DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(
+                f"Request URL has an unsupported scheme {scheme!r}", request=request
+            )
+        origin = (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
+        timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
+        conn = await pool.acquire(origin, timeouts.get("pool"), self._keepalive_expiry, request)
+        try:
+            if conn is None:
+                conn = await self._connect(origin, timeouts.get("connect"), request)
+            try:
+                response = await _exchange(conn, request, timeouts)
+            except _Stale as stale:
+                conn.abort()
+                if not self._may_resend(request):
+                    raise stale.error from stale.error.__cause__
+                conn = await self._connect(origin, timeouts.get("connect"), request)
+                try:
+                    response = await _exchange(conn, request, timeouts)
+                except _Stale as again:
+                    raise again.error from again.error.__cause__
+        except BaseException:
+            if conn is not None:
+                conn.abort()
+            pool.release_slot()
+            raise
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers.raw_items(),
+            stream=_ResponseStream(conn, pool, request, timeouts.get("read")),
+            extensions={
+                "http_version": b"HTTP/" + response.http_version,
+                "reason_phrase": response.reason,
+            },
+        )
+
+    def _may_resend(self, request: httpx.Request) -> bool:
+        return isinstance(request.stream, httpx.ByteStream) and (
+            self._resend_any or request.method in _IDEMPOTENT
+        )
+
+    async def _connect(
+        self, origin: _Origin, timeout: float | None, request: httpx.Request
+    ) -> _Connection:
+        scheme, host, port = origin
+        conn = _Connection(origin)
+        opening = self._open(conn, host, port, self._tls() if scheme == "https" else None)
+        try:
+            if timeout is None:
+                await opening
+            elif _timeout_cm is not None:
+                async with _timeout_cm(timeout):
+                    await opening
+            else:  # Python 3.10
+                await asyncio.wait_for(opening, timeout)
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            conn.abort()
+            raise httpx.ConnectTimeout(f"Timed out connecting to {host}:{port}",
+                                       request=request) from exc
+        except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError)
+            conn.abort()
+            raise httpx.ConnectError(
+                f"Could not connect to {host}:{port} ({type(exc).__name__})", request=request
+            ) from exc
+        except BaseException:
+            conn.abort()
+            raise
+        return conn
+
+    async def _open(
+        self, conn: _Connection, host: str, port: int, tls: ssl.SSLContext | None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        server_hostname = host if tls is not None else None
+        if self._socket_options:
+            sock = await self._socket(loop, host, port)
+            try:
+                await loop.create_connection(
+                    lambda: conn, sock=sock, ssl=tls, server_hostname=server_hostname
+                )
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            await loop.create_connection(
+                lambda: conn, host, port, ssl=tls, server_hostname=server_hostname
+            )
+        assert conn.transport is not None
+        sock = conn.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    async def _socket(
+        self, loop: asyncio.AbstractEventLoop, host: str, port: int
+    ) -> socket.socket:
+        """A socket connected to ``host:port`` with ``socket_options`` set before
+        connecting; each resolved address is tried in turn."""
+        last: OSError | None = None
+        for family, kind, proto, _, address in await loop.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        ):
+            sock = socket.socket(family, kind, proto)
+            try:
+                for option in self._socket_options:
+                    sock.setsockopt(*option)
+                sock.setblocking(False)
+                await loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        raise last or OSError(f"No address found for {host}")
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
+
+    def _other_loop(self) -> httpx.AsyncHTTPTransport:
+        if self._fallback is None:
+            self._fallback = httpx.AsyncHTTPTransport(
+                verify=self._ssl_context or True,
+                limits=httpx.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=self._max_connections,
+                    keepalive_expiry=self._keepalive_expiry,
+                ),
+                socket_options=self._socket_options or None,
+            )
+        return self._fallback
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._pool is not None:
+            self._pool.close()
+        if self._fallback is not None:
+            await self._fallback.aclose()
+
+
+async def _exchange(
+    conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+) -> h11.Response:
+    """Send ``request`` and read the response head. Raises ``_Stale`` when a reused
+    connection turns out closed before a byte of the response arrived."""
+    h = conn.h11
+    write_timeout = timeouts.get("write")
+    reused = conn.served > 0
+    received = False
+    try:
+        pending = [_emit(h, h11.Request(method=request.method, target=request.url.raw_path,
+                                        headers=request.headers.raw), request)]
+        size = 0
+        stream = request.stream
+        if not isinstance(stream, httpx.AsyncByteStream):
+            raise RuntimeError("AioHTTPTransport needs an async request body")
+        async for chunk in stream:
+            if chunk:
+                pending.append(_emit(h, h11.Data(data=chunk), request))
+                size += len(chunk)
+                if size >= _WRITE_FLUSH:
+                    await conn.write(b"".join(pending), write_timeout, request)
+                    pending, size = [], 0
+        pending.append(_emit(h, h11.EndOfMessage(), request))
+        await conn.write(b"".join(pending), write_timeout, request)
+
+        read_timeout = timeouts.get("read")
+        while True:
+            event = h.next_event()
+            if event is h11.NEED_DATA:
+                data = await conn.read(read_timeout, request)
+                if not data:
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected without sending a response.", request=request
+                    )
+                received = True
+                h.receive_data(data)
+            elif isinstance(event, h11.Response):
+                return event
+            elif not isinstance(event, h11.InformationalResponse):
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                )
+    except h11.RemoteProtocolError as exc:
+        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+    except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+        if reused and not received:
+            raise _Stale(exc) from exc
+        raise
+
