@@ -443,8 +443,9 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
     ``max_connections`` caps the connections open at once, over all origins.
     ``ssl_context`` is used for ``https`` URLs (default: ``httpx.create_ssl_context()``,
     verifying as httpx does, built at the first https request). ``socket_options`` are
-    set on each new socket before it connects (TCP_NODELAY is always set). ``keepalive_expiry`` (seconds, or
-    ``None``) drops connections idle that long before reusing them.
+    set on each new socket before it connects (TCP_NODELAY is always set).
+    ``keepalive_expiry`` (seconds, or ``None``) drops connections idle that long
+    before reusing them.
     ``all_requests_idempotent`` lets a request of any method be resent once when a
     reused connection turns out to be closed before any response byte arrived.
 
