@@ -49,7 +49,9 @@ spending a retry attempt, backoff or retry quota.
 
 Limits: asyncio only. Under another event loop (trio) requests go to an
 ``httpx.AsyncHTTPTransport`` built with the same settings, so nothing breaks, but
-trio users get httpcore's pool (or pass their own ``http_client``). No proxies, no
+trio users get httpcore's pool (or pass their own ``http_client``). The same happens
+while respx or pytest-httpx has patched httpcore's pool or httpx's transport, so that
+tests mocking httpx keep intercepting requests made through this transport. No proxies, no
 HTTP/2. A transport is bound to the event loop that uses it first; used from a new
 loop, it drops the old loop's connections and starts afresh. A streamed response
 that is neither read to the end nor closed holds its connection until it is garbage
@@ -68,6 +70,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import h11
+import httpcore
 import httpx
 
 __all__ = ["AioHTTPTransport", "SocketOption"]
@@ -477,7 +480,9 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not asyncio (trio): httpcore's pool, same settings
-            return await self._other_loop().handle_async_request(request)
+            return await self._httpcore().handle_async_request(request)
+        if _mocked():  # respx / pytest-httpx intercept httpx's own transport: use it
+            return await self._httpcore().handle_async_request(request)
         if self._closed:
             raise RuntimeError("The transport was closed")
         pool = self._pool
@@ -608,7 +613,7 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
             self._ssl_context = httpx.create_ssl_context()
         return self._ssl_context
 
-    def _other_loop(self) -> httpx.AsyncHTTPTransport:
+    def _httpcore(self) -> httpx.AsyncHTTPTransport:
         if self._fallback is None:
             self._fallback = httpx.AsyncHTTPTransport(
                 verify=self._ssl_context or True,
@@ -627,6 +632,16 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
             self._pool.close()
         if self._fallback is not None:
             await self._fallback.aclose()
+
+
+def _mocked() -> bool:
+    """Whether a test library has patched httpx's default transport (pytest-httpx) or
+    httpcore's pool (respx): a request made through them is then meant to be mocked."""
+    for method in (httpcore.AsyncConnectionPool.handle_async_request,
+                   httpx.AsyncHTTPTransport.handle_async_request):
+        if getattr(method, "__module__", "").partition(".")[0] not in ("httpcore", "httpx"):
+            return True
+    return False
 
 
 async def _exchange(

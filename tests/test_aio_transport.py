@@ -784,3 +784,18 @@ def test_the_most_recently_released_idle_connection_is_reused_first() -> None:
             assert again.headers["x-conn"] == slow.headers["x-conn"]
 
     _run(main())
+
+
+def test_respx_still_intercepts_requests() -> None:
+    """respx patches httpcore's pool; requests through this transport then go to it."""
+    import respx
+
+    async def main() -> None:
+        async with client(AioHTTPTransport()) as http:
+            with respx.mock() as router:
+                route = router.get("http://127.0.0.1:9/mocked").respond(200, text="from respx")
+                response = await http.get("http://127.0.0.1:9/mocked")
+            assert response.text == "from respx"
+            assert route.called
+
+    _run(main())
