@@ -23,6 +23,7 @@ from cmclient._http import (
     abounded,
     as_timeout,
     asleep,
+    async_transport,
     call_timeout_error,
     longest,
     tls_context,
@@ -96,10 +97,7 @@ class AsyncComprehendMedical(AsyncOperations):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             timeout=self._timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            verify=tls_context(self._core.url),
+            transport=async_transport(max_connections, tls_context(self._core.url)),
         )
 
     @property

@@ -26,6 +26,7 @@ from cmclient._http import (
     call_timeout_error,
     longest,
     sleep,
+    sync_transport,
     tls_context,
     transport_error,
     within,
@@ -97,10 +98,7 @@ class ComprehendMedical(SyncOperations):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             timeout=self._timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            verify=tls_context(self._core.url),
+            transport=sync_transport(max_connections, tls_context(self._core.url)),
         )
 
     @property

@@ -40,6 +40,29 @@ def tls_context(url: str) -> ssl.SSLContext:
     return _shared_tls
 
 
+def async_transport(max_connections: int, tls: ssl.SSLContext) -> httpx.AsyncBaseTransport:
+    """The async client's pool: ``AioHTTPTransport``, which holds its request rate flat
+    under concurrency where httpcore's pool collapses (under trio it hands each request
+    to httpcore's pool). Imported here, so the sync client never loads asyncio. Every
+    Comprehend Medical request may be resent on a stale keep-alive connection: each
+    operation is read-only or idempotent (Start*Job carries its ClientRequestToken)."""
+    from cmclient._aio_transport import AioHTTPTransport
+
+    return AioHTTPTransport(
+        max_connections=max_connections, ssl_context=tls, all_requests_idempotent=True
+    )
+
+
+def sync_transport(max_connections: int, tls: ssl.SSLContext) -> httpx.BaseTransport:
+    """The sync client's pool: httpcore's, through ``httpx.HTTPTransport``."""
+    return httpx.HTTPTransport(
+        verify=tls,
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+    )
+
+
 def as_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
     return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
 

@@ -29,6 +29,7 @@ SUBSTITUTIONS = [
     (r"\b__aexit__\b", "__exit__"),
     (r"\baclose\b", "close"),
     (r"\baload\b", "load"),
+    (r"\basync_transport\b", "sync_transport"),
     (r"\bAsyncComprehendMedical\b", "ComprehendMedical"),
     (r"\bAsyncOperations\b", "SyncOperations"),
     (r"\bAsyncClient\b", "Client"),
