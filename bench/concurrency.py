@@ -1,11 +1,13 @@
 """Section 3: async throughput. Requests per second with 1, 64 and 256 concurrent tasks,
 each contender with a pool of as many connections as tasks, taking turns round by round.
 
-Contenders: cmclient's AsyncComprehendMedical as shipped; the same signed request and
-``json.loads`` over a plain ``httpx.AsyncClient`` (the baseline of the goal); both again
-over ``cmclient._aio_transport.AioHTTPTransport`` (``httpx_aio``, ``cmclient_aio``); and the
-``exp_*`` prototypes of ``bench/experiments/h11_transport.py`` (no goal, they size a
-proposed change).
+Contenders: cmclient's AsyncComprehendMedical as shipped (its own pool,
+``cmclient._aio_transport.AioHTTPTransport``); the same signed request and ``json.loads``
+over a plain ``httpx.AsyncClient`` (the baseline of the goal) and over the same client
+with cmclient's pool (``httpx_aio``, what the pool alone is worth); and
+``exp_cmclient_direct_h11``, a prototype in ``bench/experiments/h11_transport.py`` that
+drives cmclient's core over h11 without httpx (no goal: it sizes what dropping httpx
+from the async path would gain).
 
 A sample ends after ``requests`` responses or ``seconds``, whichever comes first, so a
 collapsing contender cannot stall the run.
@@ -22,7 +24,7 @@ import httpx
 
 from bench import contenders
 from bench.common import ACCESS_KEY, JOB_ID, REGION, SECRET_KEY, rotations, summary
-from bench.experiments.h11_transport import DirectAsyncClient, H11AsyncTransport
+from bench.experiments.h11_transport import DirectAsyncClient
 
 Call = Callable[[], Awaitable[Any]]
 
@@ -51,18 +53,6 @@ async def _build(url: str, pool: int) -> tuple[dict[str, Call], list[Closer]]:
     closers.append(aio_plain.aclose)
     aio_floor = contenders.async_floor(url, aio_plain)
     calls["httpx_aio"] = lambda: aio_floor.describe_entities_detection_v2_job(JOB_ID)
-
-    aio_http = httpx.AsyncClient(transport=AioHTTPTransport(max_connections=pool))
-    closers.append(aio_http.aclose)
-    cm_aio = contenders.async_cmclient(url, pool, http=aio_http)
-    calls["cmclient_aio"] = lambda: cm_aio.describe_entities_detection_v2_job(job_id=JOB_ID)
-
-    h11_http = httpx.AsyncClient(transport=H11AsyncTransport(pool))
-    closers.append(h11_http.aclose)
-    cm_h11 = contenders.async_cmclient(url, pool, http=h11_http)
-    calls["exp_cmclient_httpx_h11"] = lambda: cm_h11.describe_entities_detection_v2_job(
-        job_id=JOB_ID
-    )
 
     direct = DirectAsyncClient(url, cmclient.Credentials(ACCESS_KEY, SECRET_KEY), REGION, pool)
     closers.append(direct.aclose)

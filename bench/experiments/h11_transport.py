@@ -1,14 +1,10 @@
-"""EXPERIMENT: an HTTP/1.1 keep-alive pool on asyncio streams and h11.
+"""EXPERIMENT: cmclient's sans-I/O core over a bare HTTP/1.1 pool, without httpx.
 
-Two ways to use it:
-
-* ``H11AsyncTransport`` is an ``httpx.AsyncBaseTransport``: give it to
-  ``httpx.AsyncClient(transport=...)`` and every httpx feature above the transport
-  stays (cmclient's ``http_client=`` seam). It replaces httpcore's pool, whose
-  per-request bookkeeping grows with the number of connections.
-* ``H11Pool.request`` is the bare pool: method, URL parts, header pairs and body in;
-  status, headers and body out. ``DirectAsyncClient`` drives cmclient's sans-I/O core
-  with it, skipping httpx altogether, to show what an own transport could reach.
+``H11Pool.request`` is a bare keep-alive pool on asyncio streams and h11: method, URL
+parts, header pairs and body in; status, headers and body out. ``DirectAsyncClient``
+drives cmclient's core with it, skipping httpx altogether, to size what dropping httpx
+from the async path could gain. (The httpx transport this prototype started as is now
+``cmclient._aio_transport.AioHTTPTransport``.)
 
 Limits of the prototype: http only (no TLS; an ``ssl.SSLContext`` passed to
 ``asyncio.open_connection`` would add it), whole bodies in memory (Comprehend Medical
@@ -119,34 +115,6 @@ class H11Pool:
     async def aclose(self) -> None:
         while self._idle:
             self._idle.pop().close()
-
-
-class H11AsyncTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over ``H11Pool`` (one pool per origin)."""
-
-    def __init__(self, max_connections: int = 100) -> None:
-        self._max = max_connections
-        self._pools: dict[tuple[str, int], H11Pool] = {}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if url.scheme != "http":
-            raise httpx.UnsupportedProtocol("the h11 experiment speaks plain http only")
-        port = url.port or 80
-        pool = self._pools.get((url.host, port))
-        if pool is None:
-            pool = self._pools[(url.host, port)] = H11Pool(url.host, port, self._max)
-        body = await request.aread()
-        headers = list(request.headers.raw)
-        timeout = request.extensions.get("timeout", {}).get("read")
-        status, response_headers, content = await pool.request(
-            request.method.encode(), url.raw_path, headers, body, timeout
-        )
-        return httpx.Response(status, headers=response_headers, content=content)
-
-    async def aclose(self) -> None:
-        for pool in self._pools.values():
-            await pool.aclose()
 
 
 class DirectAsyncClient:
