@@ -9,7 +9,7 @@ the time, and adds to it the clock offset learnt from a clock-skew rejection.
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,10 +80,10 @@ class ClientCore:
         if token and params.get(token) is None:
             # Made once per call, before the body is serialised: every retry of this
             # call sends the same token, so the service starts at most one job.
-            params = {**params, token: str(uuid.uuid4())}
+            params = {**params, token: uuid4()}
         body = _protocol.serialize(operation, params)
         return PreparedCall(
-            operation, self.url, _protocol.request_headers(operation), body, str(uuid.uuid4())
+            operation, self.url, _protocol.request_headers(operation), body, uuid4()
         )
 
     def sign(
@@ -139,3 +139,14 @@ class ClientCore:
             retry_attempts=attempt - 1,
         )
 
+
+def uuid4() -> str:
+    """A random (version 4, RFC 4122 variant) UUID in its string form.
+
+    The same value ``str(uuid.uuid4())`` gives, without importing ``uuid`` (which pulls
+    in ``platform``: 2 ms of every cold start) and at a third of the cost per call.
+    """
+    n = int.from_bytes(os.urandom(16), "big")
+    n = (n & ~(0xF000 << 64) | (4 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
