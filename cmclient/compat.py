@@ -53,9 +53,9 @@ import httpx
 
 from cmclient import errors
 from cmclient._client import ComprehendMedical
+from cmclient._names import xform_name
 from cmclient._operation import Operation
 from cmclient._operations import OPERATIONS
-from cmclient.cli._names import xform_name
 from cmclient.credentials import Credentials
 from cmclient.errors import ParamValidationError
 

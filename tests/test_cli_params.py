@@ -10,9 +10,9 @@ import botocore.session
 import pytest
 from botocore import xform_name as botocore_xform_name
 
+from cmclient._names import xform_name
 from cmclient._operations import OPERATIONS
 from cmclient.cli._debug import Redactor, mask_key
-from cmclient.cli._names import xform_name
 from cmclient.cli._output import write_output
 from cmclient.cli._params import BadParameter, Param, TypeInfo, params_of, parse_value
 from cmclient.cli._progress import Progress

@@ -21,9 +21,9 @@ from functools import cached_property
 from typing import IO, Any, NoReturn
 
 from cmclient import __version__
+from cmclient._names import xform_name
 from cmclient._operation import Operation
 from cmclient._operations import OPERATIONS
-from cmclient.cli._names import xform_name
 from cmclient.cli._params import BadParameter, Param, describe, params_of, read_file_arg
 
 __all__ = ["EXIT_CONFIG", "EXIT_INTERRUPTED", "EXIT_OTHER", "EXIT_PARAMS", "EXIT_SERVICE",

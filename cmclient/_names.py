@@ -1,4 +1,8 @@
-"""Names as the AWS CLI and boto3 spell them, derived from the service's member names."""
+"""Names as boto3 and the AWS CLI spell them, derived from the service model's names.
+
+Shared by the code generator (method and attribute names), the CLI (commands and
+flags) and the boto3-shaped compat client.
+"""
 
 from __future__ import annotations
 
