@@ -15,7 +15,7 @@ import httpx
 
 from cmclient import errors
 from cmclient._async_api import AsyncOperations
-from cmclient._core import ClientCore, PreparedCall
+from cmclient._core import ClientCore, PreparedCall, logger
 from cmclient._http import (
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
@@ -168,6 +168,11 @@ class AsyncComprehendMedical(AsyncOperations):
                     credentials = await core.credentials.aload()
                 elif decision.action is Action.RESIGN:
                     core.clock_offset = decision.clock_offset
+                logger.debug(
+                    "%s attempt=%d failed (%s): %s, next attempt in %.3f s",
+                    call.operation.name, attempt, getattr(exc, "code", type(exc).__name__),
+                    decision.action.name.lower(), decision.delay,
+                )
                 await self._pause(decision.delay, call, state, deadline, exc)
                 continue
             retry.on_success(state)

@@ -16,7 +16,7 @@ import httpx
 
 from cmclient import errors
 from cmclient._api import SyncOperations
-from cmclient._core import ClientCore, PreparedCall
+from cmclient._core import ClientCore, PreparedCall, logger
 from cmclient._http import (
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
@@ -169,6 +169,11 @@ class ComprehendMedical(SyncOperations):
                     credentials = core.credentials.load()
                 elif decision.action is Action.RESIGN:
                     core.clock_offset = decision.clock_offset
+                logger.debug(
+                    "%s attempt=%d failed (%s): %s, next attempt in %.3f s",
+                    call.operation.name, attempt, getattr(exc, "code", type(exc).__name__),
+                    decision.action.name.lower(), decision.delay,
+                )
                 self._pause(decision.delay, call, state, deadline, exc)
                 continue
             retry.on_success(state)
