@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cmclient._retry import Kind, classify
 from cmclient.errors import (
     JobFailedError,
     JobStoppedError,
@@ -93,8 +94,9 @@ class JobWait:
 
 
 def is_transient(error: ServiceError) -> bool:
-    """Errors a waiter polls through: throttling and the service's transient faults."""
-    return error.throttling or error.retryable
+    """Errors a waiter polls through: throttling and transient faults, by the same rule
+    the retry logic uses (so a 503 page or a ``Throttling`` code count too)."""
+    return classify(error) in (Kind.THROTTLING, Kind.TRANSIENT)
 
 
 @dataclass

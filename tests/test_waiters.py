@@ -159,3 +159,11 @@ def test_backoff_grows_with_jitter_and_is_capped_by_the_deadline() -> None:
     assert wait.next_delay(now=99.5) == pytest.approx(0.5)  # never sleeps past the deadline
     with pytest.raises(errors.WaiterTimeoutError):
         wait.next_delay(now=100.0)
+
+
+@MODES
+def test_unmodeled_throttling_codes_and_gateway_errors_are_waited_out(mode: str) -> None:
+    script = Script([job("IN_PROGRESS"), (400, {"__type": "Throttling", "message": "slow"}),
+                     (503, {"message": "Service Unavailable"}), job("COMPLETED")])
+    assert run_wait(script, mode).job_status is JobStatus.COMPLETED
+    assert len(script.requests) == 4
