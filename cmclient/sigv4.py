@@ -20,7 +20,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from cmclient.credentials._types import Credentials
 
-__all__ = ["ALGORITHM", "Headers", "SigningTemplate", "canonical_request", "sign_request"]
+__all__ = [
+    "ALGORITHM", "Headers", "SigningTemplate", "authorization", "canonical_request", "sign_request",
+]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 
@@ -98,7 +100,7 @@ class SigningTemplate:
         creq = f"{before}{amz_date}{middle}{token}{after}{hashlib.sha256(body).hexdigest()}"
         out = {
             "X-Amz-Date": amz_date,
-            "Authorization": _authorization(creq, signed, amz_date, credentials, region, service),
+            "Authorization": authorization(creq, signed, amz_date, credentials, region, service),
         }
         if token:
             out["X-Amz-Security-Token"] = token
@@ -173,9 +175,11 @@ def _render(
     return f"{head}{lines}\n{signed}\n", signed
 
 
-def _authorization(
+def authorization(
     creq: str, signed: str, amz_date: str, credentials: Credentials, region: str, service: str
 ) -> str:
+    """The Authorization value for a canonical request. For verifiers that rebuild the
+    canonical request from exactly what a client says it signed (the mock service)."""
     day = amz_date[:8]
     scope = f"{day}/{region}/{service}/aws4_request"
     to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"

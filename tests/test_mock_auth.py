@@ -158,3 +158,24 @@ def test_cmclient_raises_the_matching_exception_classes(strict: ComprehendMedica
 def test_every_auth_failure_carries_a_request_id(strict: ComprehendMedicalMock) -> None:
     response = send(strict, dict(BASE))
     assert response.headers["x-amzn-RequestId"]
+
+
+def test_a_signature_over_user_agent_is_accepted_as_aws_accepts_it(
+    strict: ComprehendMedicalMock,
+) -> None:
+    # Older SDKs sign User-Agent; cmclient never does, but AWS accepts whatever a client
+    # lists in SignedHeaders, and so must the mock.
+    from cmclient.sigv4 import authorization, canonical_request
+
+    when = datetime.now(timezone.utc)
+    amz_date = when.strftime("%Y%m%dT%H%M%SZ")
+    headers = {**BASE, "User-Agent": "legacy-sdk/1.0", "X-Amz-Date": amz_date,
+               "Host": "comprehendmedical.us-east-1.amazonaws.com"}
+    creq, names = canonical_request("POST", URL, {}, BODY,
+                                    [(k.lower(), v) for k, v in headers.items()])
+    assert "user-agent" in names.split(";")
+    headers["Authorization"] = authorization(creq, names, amz_date, GOOD, "us-east-1",
+                                             "comprehendmedical")
+    assert send(strict, headers).status_code == 200
+    headers["User-Agent"] = "changed-in-transit/2.0"
+    assert error(send(strict, headers))[1].endswith("InvalidSignatureException")

@@ -1,7 +1,7 @@
 """SigV4 checks as the AWS front end makes them, in the order it makes them.
 
 ``check`` returns None for a request that passes, or the (code, message) of the error
-AWS would send. The signature itself is recomputed with ``cmclient.sigv4.sign_request``
+AWS would send. The signature itself is recomputed with ``cmclient.sigv4``
 over exactly the headers the client named in ``SignedHeaders``, so a signer bug (an
 unsigned Host port, a wrong canonical path) fails here as it would against AWS.
 """
@@ -13,8 +13,9 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
+from cmclient import sigv4
 from cmclient.credentials import Credentials
-from cmclient.sigv4 import ALGORITHM, sign_request
+from cmclient.sigv4 import ALGORITHM
 
 SERVICE = "comprehendmedical"
 MAX_SKEW = timedelta(minutes=15)
@@ -106,18 +107,15 @@ def check(
         return ("UnrecognizedClientException",
                 "The security token included in the request is invalid.")
     token = headers.get("x-amz-security-token") if "x-amz-security-token" in signed else None
-    named = [(name, headers.get(name, "")) for name in signed
-             if name not in ("x-amz-date", "x-amz-security-token")]
-    expected = sign_request(
-        method,
-        f"http://{headers.get('host', '')}{path}",
-        named,
-        body,
-        credentials=Credentials(access_key, secret, token),
-        region=scope_region,
-        service=scope_service,
-        timestamp=when,
-    )["Authorization"]
+    # Rebuild the canonical request from exactly the headers the client says it signed
+    # (AWS accepts any it lists, user-agent included), folded as SigV4 folds them.
+    named = [(name, " ".join(headers.get(name, "").split())) for name in signed]
+    creq, signed_list = sigv4.canonical_request(method, f"http://{headers.get('host', '')}{path}",
+                                          {}, body, named)
+    expected = sigv4.authorization(
+        creq, signed_list, raw_date, Credentials(access_key, secret, token),
+        scope_region, scope_service,
+    )
     ours = dict(_PARAM.findall(expected.partition(" ")[2]))
     if ours["SignedHeaders"] != params["SignedHeaders"] or not hmac.compare_digest(
         ours["Signature"], params["Signature"]
