@@ -23,7 +23,7 @@ from cmclient._http import (
     abounded,
     as_timeout,
     asleep,
-    async_transport,
+    async_http_client,
     call_timeout_error,
     longest,
     tls_context,
@@ -95,9 +95,8 @@ class AsyncComprehendMedical(AsyncOperations):
             raise errors.ConfigurationError("call_timeout must be a positive number of seconds")
         self._call_timeout = call_timeout
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=self._timeout,
-            transport=async_transport(max_connections, tls_context(self._core.url)),
+        self._http = http_client or async_http_client(
+            self._timeout, max_connections, tls_context(self._core.url)
         )
 
     @property

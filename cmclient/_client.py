@@ -26,7 +26,7 @@ from cmclient._http import (
     call_timeout_error,
     longest,
     sleep,
-    sync_transport,
+    sync_http_client,
     tls_context,
     transport_error,
     within,
@@ -96,9 +96,8 @@ class ComprehendMedical(SyncOperations):
             raise errors.ConfigurationError("call_timeout must be a positive number of seconds")
         self._call_timeout = call_timeout
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            timeout=self._timeout,
-            transport=sync_transport(max_connections, tls_context(self._core.url)),
+        self._http = http_client or sync_http_client(
+            self._timeout, max_connections, tls_context(self._core.url)
         )
 
     @property

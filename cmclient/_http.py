@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
+from urllib.request import getproxies
 
 import httpx
 
@@ -40,27 +41,36 @@ def tls_context(url: str) -> ssl.SSLContext:
     return _shared_tls
 
 
-def async_transport(max_connections: int, tls: ssl.SSLContext) -> httpx.AsyncBaseTransport:
-    """The async client's pool: ``AioHTTPTransport``, which holds its request rate flat
-    under concurrency where httpcore's pool collapses (under trio it hands each request
-    to httpcore's pool). Imported here, so the sync client never loads asyncio. Every
-    Comprehend Medical request may be resent on a stale keep-alive connection: each
-    operation is read-only or idempotent (Start*Job carries its ClientRequestToken)."""
+def _limits(max_connections: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+
+def async_http_client(
+    timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext
+) -> httpx.AsyncClient:
+    """The async client's HTTP client. Its pool is ``AioHTTPTransport``, which holds its
+    request rate flat under concurrency where httpcore's pool collapses; every
+    Comprehend Medical request may be resent on a stale keep-alive connection, since
+    each operation is read-only or idempotent (Start*Job carries its ClientRequestToken).
+    With a proxy configured in the environment (HTTP(S)_PROXY, ALL_PROXY), httpx's own
+    pool is used instead: it is the one that speaks to proxies. Imported here, so the
+    sync client never loads asyncio."""
+    if getproxies():
+        return httpx.AsyncClient(timeout=timeout, verify=tls, limits=_limits(max_connections))
     from cmclient._aio_transport import AioHTTPTransport
 
-    return AioHTTPTransport(
+    transport = AioHTTPTransport(
         max_connections=max_connections, ssl_context=tls, all_requests_idempotent=True
     )
+    return httpx.AsyncClient(timeout=timeout, transport=transport)
 
 
-def sync_transport(max_connections: int, tls: ssl.SSLContext) -> httpx.BaseTransport:
-    """The sync client's pool: httpcore's, through ``httpx.HTTPTransport``."""
-    return httpx.HTTPTransport(
-        verify=tls,
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-    )
+def sync_http_client(
+    timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext
+) -> httpx.Client:
+    """The sync client's HTTP client: httpcore's pool (proxies from the environment
+    honoured, as httpx does)."""
+    return httpx.Client(timeout=timeout, verify=tls, limits=_limits(max_connections))
 
 
 def as_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:

@@ -29,7 +29,7 @@ SUBSTITUTIONS = [
     (r"\b__aexit__\b", "__exit__"),
     (r"\baclose\b", "close"),
     (r"\baload\b", "load"),
-    (r"\basync_transport\b", "sync_transport"),
+    (r"\basync_http_client\b", "sync_http_client"),
     (r"\bAsyncComprehendMedical\b", "ComprehendMedical"),
     (r"\bAsyncOperations\b", "SyncOperations"),
     (r"\bAsyncClient\b", "Client"),
