@@ -35,7 +35,8 @@ class PreparedCall(Generic[OutputT]):
 
     operation: Operation[Any, OutputT]
     url: str
-    headers: dict[str, str]
+    headers: Mapping[str, str]
+    template: SigningTemplate
     body: bytes
     invocation_id: str
 
@@ -70,8 +71,9 @@ class ClientCore:
         #: Seconds to add to the local clock when signing, learnt from the Date header
         #: of a clock-skew rejection and kept for the client's later calls.
         self.clock_offset = 0.0
-        #: One signing template per operation: the fixed part of its canonical request.
-        self._templates: dict[str, SigningTemplate] = {}
+        #: Per operation, built on its first call: its protocol headers, and the signing
+        #: template holding the fixed part of its canonical request.
+        self._shapes: dict[str, tuple[Mapping[str, str], SigningTemplate]] = {}
 
     def prepare(
         self, operation: Operation[Any, OutputT], params: Mapping[str, Any]
@@ -82,9 +84,13 @@ class ClientCore:
             # call sends the same token, so the service starts at most one job.
             params = {**params, token: uuid4()}
         body = _protocol.serialize(operation, params)
-        return PreparedCall(
-            operation, self.url, _protocol.request_headers(operation), body, uuid4()
-        )
+        shape = self._shapes.get(operation.name)
+        if shape is None:
+            headers = _protocol.request_headers(operation)
+            shape = self._shapes[operation.name] = (
+                headers, SigningTemplate("POST", self.url, headers)
+            )
+        return PreparedCall(operation, self.url, shape[0], shape[1], body, uuid4())
 
     def sign(
         self,
@@ -101,12 +107,7 @@ class ClientCore:
         learnt clock offset is added here."""
         if self.clock_offset:
             now += timedelta(seconds=self.clock_offset)
-        template = self._templates.get(call.operation.name)
-        if template is None:
-            template = self._templates[call.operation.name] = SigningTemplate(
-                "POST", call.url, call.headers
-            )
-        headers = template.sign(
+        headers = call.template.sign(
             call.body, credentials=credentials, region=self.region, service=SIGNING_NAME,
             timestamp=now,
         )

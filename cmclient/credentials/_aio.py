@@ -8,7 +8,16 @@ from typing import Any
 
 import httpx
 
-from cmclient.credentials._flow import Flow, HttpCall, ProcessResult, RunProcess, T
+from cmclient.credentials._flow import (
+    Done,
+    Flow,
+    HttpCall,
+    ProcessResult,
+    RunProcess,
+    T,
+    http_options,
+    step,
+)
 
 
 async def run_async(flow: Flow[T]) -> T:
@@ -18,17 +27,16 @@ async def run_async(flow: Flow[T]) -> T:
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                result: T = stop.value
+            effect = step(flow, value, error)
+            if isinstance(effect, Done):
+                result: T = effect.value
                 return result
             value, error = None, None
             if isinstance(effect, HttpCall):
                 client = clients.get(effect.trust_env)
                 if client is None:
                     client = clients[effect.trust_env] = httpx.AsyncClient(
-                        trust_env=effect.trust_env
+                        **http_options(effect.trust_env)
                     )
                 effect.request.extensions["timeout"] = httpx.Timeout(effect.timeout).as_dict()
                 try:

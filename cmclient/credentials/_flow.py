@@ -63,40 +63,54 @@ Effect = HttpCall | RunProcess | Sleep
 Flow = Generator[Effect, Any, T]
 
 
-class _HttpClients:
-    """One sync httpx.Client per proxy setting, made on first use, closed at the end."""
+class Done:
+    """The value a flow finished with (see ``step``)."""
 
-    def __init__(self) -> None:
-        self._clients: dict[bool, httpx.Client] = {}
+    __slots__ = ("value",)
 
-    def get(self, trust_env: bool) -> httpx.Client:
-        client = self._clients.get(trust_env)
-        if client is None:
-            client = self._clients[trust_env] = httpx.Client(trust_env=trust_env)
-        return client
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
-    def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
+
+def step(flow: Flow[T], value: Any, error: BaseException | None) -> Effect | Done:
+    """Resume ``flow`` with the last effect's result (or throw its error into it): the
+    next effect to perform, or ``Done`` with the flow's result. Both shells loop on this,
+    so how a flow is driven is written once."""
+    try:
+        return flow.throw(error) if error is not None else flow.send(value)
+    except StopIteration as stop:
+        return Done(stop.value)
+
+
+def http_options(trust_env: bool) -> dict[str, Any]:
+    """Options of the HTTP client a shell makes per proxy setting. Every shell shares one
+    verifying TLS context per process (loading the CA bundle costs ~25 ms and ~1 MiB)."""
+    from cmclient._http import tls_context
+
+    return {"trust_env": trust_env, "verify": tls_context("https:")}
 
 
 def run_sync(flow: Flow[T]) -> T:
     """Drive a flow to its result with blocking I/O."""
-    clients = _HttpClients()
+    clients: dict[bool, httpx.Client] = {}
     try:
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                result: T = stop.value
+            effect = step(flow, value, error)
+            if isinstance(effect, Done):
+                result: T = effect.value
                 return result
             value, error = None, None
             if isinstance(effect, HttpCall):
+                client = clients.get(effect.trust_env)
+                if client is None:
+                    client = clients[effect.trust_env] = httpx.Client(
+                        **http_options(effect.trust_env)
+                    )
+                effect.request.extensions["timeout"] = httpx.Timeout(effect.timeout).as_dict()
                 try:
-                    effect.request.extensions["timeout"] = httpx.Timeout(effect.timeout).as_dict()
-                    value = clients.get(effect.trust_env).send(effect.request)
+                    value = client.send(effect.request)
                     value.read()
                 except httpx.TransportError as exc:
                     error = exc
@@ -107,4 +121,5 @@ def run_sync(flow: Flow[T]) -> T:
                 time.sleep(effect.seconds)
     finally:
         flow.close()
-        clients.close()
+        for client in clients.values():
+            client.close()
