@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from cmclient._operation import Operation, OutputT
@@ -147,7 +148,7 @@ def service_error(
     if code is None:
         # No code anywhere: name the error after the status, as botocore does.
         code = str(status)
-        message = message or _REASONS.get(status, "")
+        message = message or httpx.codes.get_reason_phrase(status)
     return error_class_for(code)(
         code=code,
         message=message,
@@ -158,9 +159,3 @@ def service_error(
         retry_attempts=retry_attempts,
     )
 
-
-_REASONS = {
-    400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",
-    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout",
-}
