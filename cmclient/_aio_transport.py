@@ -70,8 +70,9 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import h11
-import httpcore
 import httpx
+
+from cmclient._pool_rules import Origin, may_resend, mocked, origin_of
 
 __all__ = ["AioHTTPTransport", "SocketOption"]
 
@@ -80,10 +81,6 @@ SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 )
 
-_Origin = tuple[str, str, int]  # scheme, host, port
-
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _READ_HIGH_WATER = 256 * 1024  # stop reading the socket with this much unconsumed
 _WRITE_FLUSH = 64 * 1024  # send request body pieces once this much is pending
 
@@ -114,7 +111,7 @@ class _Connection(asyncio.Protocol):
     """One client connection: the socket's bytes buffered for h11, and the waits for
     them (each with a timer) in the shape ``read`` / ``write`` callers need."""
 
-    def __init__(self, origin: _Origin) -> None:
+    def __init__(self, origin: Origin) -> None:
         self.origin = origin
         self.h11 = h11.Connection(h11.CLIENT)
         self.transport: asyncio.Transport | None = None
@@ -259,16 +256,16 @@ class _Pool:
         self.loop = loop
         self.max_connections = max_connections
         self.slots = 0
-        self.idle: dict[_Origin, collections.deque[_Connection]] = {}
+        self.idle: dict[Origin, collections.deque[_Connection]] = {}
         self.idle_count = 0
-        self.waiters: collections.deque[tuple[_Origin, asyncio.Future[Any]]] = (
+        self.waiters: collections.deque[tuple[Origin, asyncio.Future[Any]]] = (
             collections.deque()
         )
         self.closed = False
 
     async def acquire(
         self,
-        origin: _Origin,
+        origin: Origin,
         timeout: float | None,
         keepalive_expiry: float | None,
         request: httpx.Request,
@@ -318,7 +315,7 @@ class _Pool:
         assert got is None or isinstance(got, _Connection)
         return got
 
-    def _next_waiter(self) -> tuple[_Origin, asyncio.Future[Any]] | None:
+    def _next_waiter(self) -> tuple[Origin, asyncio.Future[Any]] | None:
         while self.waiters:
             origin, waiter = self.waiters.popleft()
             if not waiter.done():
@@ -481,20 +478,14 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not asyncio (trio): httpcore's pool, same settings
             return await self._httpcore().handle_async_request(request)
-        if _mocked():  # respx / pytest-httpx intercept httpx's own transport: use it
+        if mocked(asynchronous=True):  # respx / pytest-httpx intercept httpx's: use it
             return await self._httpcore().handle_async_request(request)
         if self._closed:
             raise RuntimeError("The transport was closed")
         pool = self._pool
         if pool is None or pool.loop is not loop:
             pool = self._pool = _Pool(loop, self._max_connections)
-        url = request.url
-        scheme = url.scheme
-        if scheme not in _DEFAULT_PORTS:
-            raise httpx.UnsupportedProtocol(
-                f"Request URL has an unsupported scheme {scheme!r}", request=request
-            )
-        origin = (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
+        origin = origin_of(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
         conn = await pool.acquire(origin, timeouts.get("pool"), self._keepalive_expiry, request)
         try:
@@ -504,7 +495,7 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
                 response = await _exchange(conn, request, timeouts)
             except _Stale as stale:
                 conn.abort()
-                if not self._may_resend(request):
+                if not may_resend(request, self._resend_any):
                     raise stale.error from stale.error.__cause__
                 conn = await self._connect(origin, timeouts.get("connect"), request)
                 try:
@@ -526,13 +517,8 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
             },
         )
 
-    def _may_resend(self, request: httpx.Request) -> bool:
-        return isinstance(request.stream, httpx.ByteStream) and (
-            self._resend_any or request.method in _IDEMPOTENT
-        )
-
     async def _connect(
-        self, origin: _Origin, timeout: float | None, request: httpx.Request
+        self, origin: Origin, timeout: float | None, request: httpx.Request
     ) -> _Connection:
         scheme, host, port = origin
         conn = _Connection(origin)
@@ -632,16 +618,6 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
             self._pool.close()
         if self._fallback is not None:
             await self._fallback.aclose()
-
-
-def _mocked() -> bool:
-    """Whether a test library has patched httpx's default transport (pytest-httpx) or
-    httpcore's pool (respx): a request made through them is then meant to be mocked."""
-    for method in (httpcore.AsyncConnectionPool.handle_async_request,
-                   httpx.AsyncHTTPTransport.handle_async_request):
-        if getattr(method, "__module__", "").partition(".")[0] not in ("httpcore", "httpx"):
-            return True
-    return False
 
 
 async def _exchange(

@@ -49,13 +49,10 @@ def async_http_client(
     timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext
 ) -> httpx.AsyncClient:
     """The async client's HTTP client. Its pool is ``AioHTTPTransport``, which holds its
-    request rate flat under concurrency where httpcore's pool collapses; every
-    Comprehend Medical request may be resent on a stale keep-alive connection, since
-    each operation is read-only or idempotent (Start*Job carries its ClientRequestToken).
-    With a proxy configured in the environment (HTTP(S)_PROXY, ALL_PROXY), httpx's own
-    pool is used instead: it is the one that speaks to proxies. Imported here, so the
-    sync client never loads asyncio."""
-    if getproxies():
+    request rate flat under concurrency where httpcore's pool collapses. Imported
+    here, so the sync client never loads asyncio. (See ``_own_pool`` for when httpx's
+    pool is used instead.)"""
+    if not _own_pool():
         return httpx.AsyncClient(timeout=timeout, verify=tls, limits=_limits(max_connections))
     from cmclient._aio_transport import AioHTTPTransport
 
@@ -68,9 +65,27 @@ def async_http_client(
 def sync_http_client(
     timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext
 ) -> httpx.Client:
-    """The sync client's HTTP client: httpcore's pool (proxies from the environment
-    honoured, as httpx does)."""
-    return httpx.Client(timeout=timeout, verify=tls, limits=_limits(max_connections))
+    """The sync client's HTTP client. Its pool is ``SyncHTTPTransport`` on
+    http.client, which spares a cold start the import of httpcore (and anyio, h11,
+    certifi). (See ``_own_pool`` for when httpx's pool is used instead.)"""
+    if not _own_pool():
+        return httpx.Client(timeout=timeout, verify=tls, limits=_limits(max_connections))
+    from cmclient._sync_transport import SyncHTTPTransport
+
+    transport = SyncHTTPTransport(
+        max_connections=max_connections, ssl_context=tls, all_requests_idempotent=True
+    )
+    return httpx.Client(timeout=timeout, transport=transport)
+
+
+def _own_pool() -> bool:
+    """Whether a client gets cmclient's own connection pool: yes, unless a proxy is
+    configured in the environment (HTTP(S)_PROXY, ALL_PROXY), since httpx's pool is
+    the one that speaks to proxies (and httpx ignores those variables for a client
+    given its own transport). Either pool may resend a request once on a fresh
+    connection when a kept-alive one was closed under it: every Comprehend Medical
+    operation is read-only or idempotent (Start*Job carries its ClientRequestToken)."""
+    return not getproxies()
 
 
 def as_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:

@@ -1,0 +1,432 @@
+"""An HTTP/1.1 keep-alive connection pool on ``http.client``, as an httpx transport.
+
+``SyncHTTPTransport`` replaces httpcore's pool under ``httpx.Client``
+(``httpx.Client(transport=SyncHTTPTransport())``); everything above the transport
+(``build_request``, ``send(stream=True)``, ``iter_bytes``, decoding) is httpx's own.
+Why: httpx loads httpcore, and with it anyio, h11 and certifi, when it builds its
+default transport; that is about 15-20 ms and 1.2 MiB of a Lambda-style cold start.
+``http.client`` is already loaded by httpx itself (through ``http.cookiejar``), and is
+the HTTP/1.1 implementation under urllib3 and so under botocore.
+
+The pool: idle keep-alive connections per origin (scheme, host, port), reused newest
+first, at most ``max_connections`` open over all origins, and threads that find them
+all busy wait (``pool`` timeout) for one to come back. Timeouts come from each
+request's ``extensions["timeout"]``: ``connect`` (TCP and the TLS handshake),
+``write`` (sending the request), ``read`` (each wait for response bytes).
+
+Reuse and resending follow the same rules as ``_aio_transport`` (see
+``_pool_rules``): a connection goes back to the pool only after its response was read
+to the end and the server did not ask to close it; before reuse it is dropped if the
+server closed it, wrote to it unasked, or it sat idle ``keepalive_expiry`` seconds.
+A request that fails on a reused connection before any response byte arrived (the
+server closed it just then) is sent once more on a fresh connection when its body can
+be replayed and its method is idempotent (or ``all_requests_idempotent``).
+
+Failures raise httpx's exceptions, with ``request=``: ``ConnectError`` /
+``ConnectTimeout``, ``PoolTimeout``, ``WriteError`` / ``WriteTimeout``, ``ReadError``
+/ ``ReadTimeout``, and ``RemoteProtocolError`` for a malformed response, one cut
+short (fewer bytes than its Content-Length, a broken chunk) or none at all.
+
+Limits: no proxies and no HTTP/2 (``_http`` gives httpx's own pool to a client
+behind a proxy); while respx or pytest-httpx has patched httpx's transport or
+httpcore's pool, requests go to an ``httpx.HTTPTransport`` with the same settings, so
+tests mocking httpx keep intercepting them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from cmclient._pool_rules import Origin, may_resend, mocked, origin_of
+
+__all__ = ["SyncHTTPTransport"]
+
+_CHUNK = 64 * 1024
+
+#: Connections opened and requests sent again (DEBUG): hosts and ports, never a header.
+logger = logging.getLogger("cmclient.http")
+
+
+class _Stale(Exception):
+    """A reused connection failed before any response byte arrived."""
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Connection:
+    """One client connection and what the pool needs to know about it."""
+
+    __slots__ = ("http", "idle_since", "origin", "served")
+
+    def __init__(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
+        self.origin = origin
+        self.http = connection
+        self.served = 0  # completed exchanges: > 0 means a reused connection
+        self.idle_since = 0.0
+
+    def usable(self, now: float, keepalive_expiry: float | None) -> bool:
+        """Whether an idle connection may carry another request: still open, not idle
+        too long, and nothing to read on it (an idle socket turns readable only when
+        the server closes it or sends what nobody asked for)."""
+        sock = self.http.sock
+        if sock is None:
+            return False
+        if keepalive_expiry is not None and now - self.idle_since >= keepalive_expiry:
+            return False
+        try:
+            return not _readable(sock)
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _create_connection(
+    address: tuple[str, int], timeout: float | None, source_address: Any = None
+) -> socket.socket:
+    host, port = address
+    # getaddrinfo() takes bytes hosts too; typeshed's create_connection says str only.
+    return socket.create_connection(
+        (host.encode("ascii"), port), timeout, source_address  # type: ignore[arg-type]
+    )
+
+
+def _readable(sock: Any) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+class _Pool:
+    """Idle connections per origin and the count of open ones, behind one lock."""
+
+    def __init__(self, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self.open = 0  # connections open or being opened
+        self.idle: dict[Origin, list[_Connection]] = {}
+        self.closed = False
+        self._changed = threading.Condition(threading.Lock())
+
+    def acquire(
+        self,
+        origin: Origin,
+        timeout: float | None,
+        keepalive_expiry: float | None,
+        request: httpx.Request,
+    ) -> _Connection | None:
+        """An idle connection to ``origin``, or ``None``: a slot to open one in."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if self.closed:
+                    raise RuntimeError("The transport was closed")
+                idle = self.idle.get(origin)
+                now = time.monotonic()
+                if idle:
+                    conn = idle.pop()
+                    if conn.usable(now, keepalive_expiry):
+                        return conn
+                    conn.close()  # stale: its slot is ours
+                    return None
+                if self.open < self.max_connections:
+                    self.open += 1
+                    return None
+                for spare in self.idle.values():  # at the limit: evict another origin's
+                    if spare:
+                        spare.pop(0).close()
+                        return None
+                left = None if deadline is None else deadline - now
+                if left is not None and left <= 0:
+                    raise httpx.PoolTimeout(
+                        "Timed out waiting for a connection from the pool", request=request
+                    )
+                self._changed.wait(left)
+
+    def put_back(self, conn: _Connection) -> None:
+        with self._changed:
+            if self.closed:
+                conn.close()
+                self.open -= 1
+            else:
+                conn.idle_since = time.monotonic()
+                self.idle.setdefault(conn.origin, []).append(conn)
+            self._changed.notify()
+
+    def release_slot(self) -> None:
+        """A slot's connection was closed (or never opened)."""
+        with self._changed:
+            self.open -= 1
+            self._changed.notify()
+
+    def close(self) -> None:
+        with self._changed:
+            self.closed = True
+            for idle in self.idle.values():
+                while idle:
+                    idle.pop().close()
+                    self.open -= 1
+            self._changed.notify_all()
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    """The response body as it arrives. Read to the end (and reusable), the connection
+    goes back to the pool; closed early or failed, the connection is closed."""
+
+    def __init__(
+        self,
+        conn: _Connection,
+        response: http.client.HTTPResponse,
+        pool: _Pool,
+        request: httpx.Request,
+    ) -> None:
+        self._conn: _Connection | None = conn
+        self._response = response
+        self._pool = pool
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._conn is None:
+            return
+        response = self._response
+        try:
+            while chunk := response.read1(_CHUNK):
+                yield chunk
+            if response.length:  # EOF with Content-Length bytes still owed
+                raise httpx.RemoteProtocolError(
+                    "The server closed the connection before the whole body arrived",
+                    request=self._request,
+                )
+        except (OSError, http.client.HTTPException) as exc:
+            self._discard()
+            raise _read_failure(exc, self._request, "reading the response body") from exc
+        except BaseException:  # a timeout or bad data above, or the reader gave up
+            self._discard()
+            raise
+        self._finish()
+
+    def _finish(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        reusable = not self._response.will_close
+        self._response.close()
+        if reusable and conn.http.sock is not None:
+            conn.served += 1
+            self._pool.put_back(conn)
+        else:
+            conn.close()
+            self._pool.release_slot()
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+            self._pool.release_slot()
+
+    def close(self) -> None:
+        self._discard()
+
+
+def _read_failure(exc: OSError | http.client.HTTPException, request: httpx.Request,
+                  doing: str) -> httpx.TransportError:
+    """The httpx exception for ``exc``, raised while ``doing`` (reading something)."""
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout(f"Timed out {doing}", request=request)
+    if isinstance(exc, http.client.HTTPException):  # malformed, or cut short
+        return httpx.RemoteProtocolError(
+            f"Bad response while {doing} ({type(exc).__name__})", request=request
+        )
+    return httpx.ReadError(
+        f"The connection broke while {doing} ({type(exc).__name__})", request=request
+    )
+
+
+def _exchange(
+    conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+) -> http.client.HTTPResponse:
+    """Send ``request`` and read the response head. Raises ``_Stale`` when a reused
+    connection turns out closed before a byte of the response arrived."""
+    h = conn.http
+    reused = conn.served > 0
+    sock = h.sock
+    assert sock is not None
+    stream = request.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        raise RuntimeError("SyncHTTPTransport needs a sync request body")
+    try:
+        h.putrequest(
+            request.method, request.url.raw_path.decode("ascii"),
+            skip_host=True, skip_accept_encoding=True,
+        )
+        for name, value in request.headers.raw:
+            h.putheader(name, value)
+    except ValueError as exc:  # a header or target http.client refuses to send
+        raise httpx.LocalProtocolError(str(exc), request=request) from exc
+    chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+    sock.settimeout(timeouts.get("write"))
+    try:
+        if chunked:
+            h.endheaders(iter(stream), encode_chunked=True)
+        else:
+            h.endheaders(b"".join(stream) or None)
+    except TimeoutError as exc:
+        raise httpx.WriteTimeout("Timed out writing the request", request=request) from exc
+    except OSError as exc:
+        error = httpx.WriteError(
+            f"The connection broke while sending the request ({type(exc).__name__})",
+            request=request,
+        )
+        error.__cause__ = exc
+        if reused:
+            raise _Stale(error) from exc
+        raise error from exc
+    sock.settimeout(timeouts.get("read"))
+    try:
+        return h.getresponse()
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+        hung_up = httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        )
+        hung_up.__cause__ = exc
+        if reused:
+            raise _Stale(hung_up) from exc
+        raise hung_up from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise _read_failure(exc, request, "reading the response") from exc
+
+
+class SyncHTTPTransport(httpx.BaseTransport):
+    """An ``httpx.BaseTransport``: HTTP/1.1 keep-alive pools on ``http.client`` (see
+    the module docstring for reuse, resending and limits).
+
+    ``max_connections`` caps the connections open at once, over all origins.
+    ``ssl_context`` is used for ``https`` URLs (default: ``httpx.create_ssl_context()``,
+    verifying as httpx does, built at the first https request). ``keepalive_expiry``
+    (seconds, or ``None``) drops connections idle that long before reusing them.
+    ``all_requests_idempotent`` lets a request of any method be resent once when a
+    reused connection turns out to be closed before any response byte arrived.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
+        keepalive_expiry: float | None = 5.0,
+        all_requests_idempotent: bool = False,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self._max_connections = max_connections
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._resend_any = all_requests_idempotent
+        self._pool = _Pool(max_connections)
+        self._fallback: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if mocked(asynchronous=False):  # respx / pytest-httpx intercept httpx's: use it
+            return self._httpcore().handle_request(request)
+        origin = origin_of(request)
+        timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
+        pool = self._pool
+        conn = pool.acquire(origin, timeouts.get("pool"), self._keepalive_expiry, request)
+        try:
+            if conn is None:
+                conn = self._connect(origin, timeouts.get("connect"), request)
+            try:
+                response = _exchange(conn, request, timeouts)
+            except _Stale as stale:
+                conn.close()
+                if not may_resend(request, self._resend_any):
+                    raise stale.error from stale.error.__cause__
+                logger.debug("%s:%d closed a kept-alive connection under the request; "
+                             "sending it again on a new one", origin[1], origin[2])
+                conn = self._connect(origin, timeouts.get("connect"), request)
+                try:
+                    response = _exchange(conn, request, timeouts)
+                except _Stale as again:
+                    raise again.error from again.error.__cause__
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            pool.release_slot()
+            raise
+        return httpx.Response(
+            response.status,
+            headers=[
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in response.getheaders()
+            ],
+            stream=_ResponseStream(conn, response, pool, request),
+            extensions={
+                "http_version": b"HTTP/1.1" if response.version == 11 else b"HTTP/1.0",
+                "reason_phrase": response.reason.encode("latin-1"),
+            },
+        )
+
+    def _connect(
+        self, origin: Origin, timeout: float | None, request: httpx.Request
+    ) -> _Connection:
+        scheme, host, port = origin
+        connection: http.client.HTTPConnection
+        if scheme == "https":
+            connection = http.client.HTTPSConnection(
+                host, port, timeout=timeout, context=self._tls()
+            )
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        # The host as bytes: getaddrinfo() would otherwise pass a str through the idna
+        # codec, loading it (~1 ms of a cold start); httpx's URL holds it already
+        # IDNA-encoded, so ASCII.
+        connection._create_connection = _create_connection  # type: ignore[attr-defined]
+        try:
+            connection.connect()
+        except TimeoutError as exc:
+            connection.close()
+            raise httpx.ConnectTimeout(f"Timed out connecting to {host}:{port}",
+                                       request=request) from exc
+        except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError)
+            connection.close()
+            raise httpx.ConnectError(
+                f"Could not connect to {host}:{port} ({type(exc).__name__})", request=request
+            ) from exc
+        logger.debug("connected to %s:%d (%s)", host, port, scheme)
+        return _Connection(origin, connection)
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
+
+    def _httpcore(self) -> httpx.HTTPTransport:
+        if self._fallback is None:
+            self._fallback = httpx.HTTPTransport(
+                verify=self._ssl_context or True,
+                limits=httpx.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=self._max_connections,
+                    keepalive_expiry=self._keepalive_expiry,
+                ),
+            )
+        return self._fallback
+
+    def close(self) -> None:
+        self._pool.close()
+        if self._fallback is not None:
+            self._fallback.close()
