@@ -65,6 +65,50 @@ class _Stale(Exception):
         self.error = error
 
 
+class _Unanswered(Exception):
+    """The connection ended (EOF or reset) before a byte of the response arrived."""
+
+
+class _HeadReader:
+    """Stands in for a response's reader while http.client reads the head, keeping
+    the last line read: a head ends in a blank line, but http.client also takes EOF
+    for its end (and a head cut short for a whole one)."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.line = b"\r\n"
+
+    def readline(self, limit: int = -1) -> bytes:
+        self.line = self.reader.readline(limit)
+        return self.line
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class _Response(http.client.HTTPResponse):
+    """``HTTPResponse`` telling "no response at all" (``_Unanswered``) from a response
+    that began and broke, and refusing a head cut short."""
+
+    def begin(self) -> None:
+        reader = self.fp
+        try:
+            arrived = reader.peek(1)  # waits (read timeout) for the first byte
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            raise _Unanswered from exc
+        if not arrived:
+            raise _Unanswered
+        head = _HeadReader(reader)
+        self.fp = head  # type: ignore[assignment]
+        try:
+            super().begin()
+        finally:
+            if self.fp is head:  # type: ignore[comparison-overlap]
+                self.fp = reader
+        if not head.line:
+            raise http.client.IncompleteRead(b"")  # EOF before the blank line
+
+
 class _Connection:
     """One client connection and what the pool needs to know about it."""
 
@@ -298,14 +342,14 @@ def _exchange(
     sock.settimeout(timeouts.get("read"))
     try:
         return h.getresponse()
-    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+    except _Unanswered as exc:
         hung_up = httpx.RemoteProtocolError(
             "Server disconnected without sending a response.", request=request
         )
-        hung_up.__cause__ = exc
+        hung_up.__cause__ = exc.__cause__
         if reused:
-            raise _Stale(hung_up) from exc
-        raise hung_up from exc
+            raise _Stale(hung_up) from exc.__cause__
+        raise hung_up from exc.__cause__
     except (OSError, http.client.HTTPException) as exc:
         raise _read_failure(exc, request, "reading the response") from exc
 
@@ -395,6 +439,7 @@ class SyncHTTPTransport(httpx.BaseTransport):
         # codec, loading it (~1 ms of a cold start); httpx's URL holds it already
         # IDNA-encoded, so ASCII.
         connection._create_connection = _create_connection  # type: ignore[attr-defined]
+        connection.response_class = _Response
         try:
             connection.connect()
         except TimeoutError as exc:

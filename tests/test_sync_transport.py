@@ -713,6 +713,22 @@ def test_malformed_status_line_is_remote_protocol_error(reply: bytes) -> None:
             assert pool_state(transport) == (0, 0)
 
 
+def test_response_head_cut_short_is_remote_protocol_error() -> None:
+    """The server hangs up after the status line and a header, before the blank line
+    that ends the head: that is no response, not a 200 with an empty body."""
+
+    def half(request: Request, sock: socket.socket) -> bool:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nX-Partial: yes\r\n")
+        return False
+
+    with Server(half) as server:
+        transport = SyncHTTPTransport()
+        with client(transport) as http:
+            with pytest.raises(httpx.RemoteProtocolError):
+                http.get(server.url)
+            assert pool_state(transport) == (0, 0)
+
+
 # -- the server closing connections -----------------------------------------------------
 
 
@@ -950,6 +966,28 @@ def test_a_fresh_connection_that_fails_is_not_resent() -> None:
                 http.get(server.url)
             assert pool_state(transport) == (0, 0)
         assert len(server.requests) == 1
+
+
+def test_a_reused_connection_that_fails_after_the_response_began_is_not_resent() -> None:
+    """Part of the response arrived before the reset: the server did act on the
+    request, so it is not sent again, even though GET is idempotent."""
+
+    def begin_then_reset(request: Request, sock: socket.socket) -> bool:
+        if request.nth == 2:
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")
+            time.sleep(0.05)
+            reset_on_close(sock)
+            return False
+        return ok(request, sock)
+
+    with Server(begin_then_reset) as server:
+        transport = SyncHTTPTransport()
+        with client(transport) as http:
+            http.get(f"{server.url}/a")
+            with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+                http.get(f"{server.url}/b")
+            assert pool_state(transport) == (0, 0)
+        assert [(r.path, r.connection) for r in server.requests] == [("/a", 1), ("/b", 1)]
 
 
 def test_failures_from_many_threads_leak_no_slots() -> None:
