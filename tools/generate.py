@@ -8,12 +8,13 @@ strings stripped. Usage::
     python tools/generate.py --check              # exit 1 if regenerating changes anything
     python tools/generate.py --import-model PATH  # refresh the fixture from a service-2.json[.gz]
 
-Layout of the output: one models module per family of operations (the shapes one
-job kind's Start/Stop/Describe/List share; the real-time detectors and each ontology),
-shapes used by several families in ``_jobs.py`` (the job shapes), constrained scalar
-types in ``_scalars.py``, the operation table in ``cmclient/_operations.py`` and the
-async client methods in ``cmclient/_async_api.py`` (tools/unasync.py writes
-the sync ones).
+Layout of the output: one models module per operation (``_describe_phi_detection_job.py``:
+its request, its response and the structures no other operation uses), structures
+that several operations use in a module shared by exactly those operations (see
+``SHARED_MODULES``), constrained scalar types in ``_scalars.py``, the operation table in
+``cmclient/_operations.py`` and the async client methods in ``cmclient/_async_api.py``
+(tools/unasync.py writes the sync ones). A process that calls one operation so creates
+the model classes of that operation and nothing else.
 """
 
 from __future__ import annotations
@@ -45,19 +46,25 @@ PATTERN_FIXES = {r"^[0-9a-z\.\-_]*(?!\.)$": r"^[0-9a-z\.\-_]*$"}
 # trait on them, but the service documents ClientRequestToken as exactly that.
 IDEMPOTENCY_MEMBERS = {"ClientRequestToken"}
 
-# Which models module an operation's shapes belong to.
-FAMILIES = [
-    (re.compile(r"EntitiesDetectionV2Job"), "_entities_v2_jobs"),
-    (re.compile(r"ICD10CMInferenceJob"), "_icd10cm_jobs"),
-    (re.compile(r"PHIDetectionJob"), "_phi_jobs"),
-    (re.compile(r"RxNormInferenceJob"), "_rxnorm_jobs"),
-    (re.compile(r"SNOMEDCTInferenceJob"), "_snomedct_jobs"),
-    (re.compile(r"^Detect"), "_detect"),
-    (re.compile(r"^InferICD10CM$"), "_icd10cm"),
-    (re.compile(r"^InferRxNorm$"), "_rxnorm"),
-    (re.compile(r"^InferSNOMEDCT$"), "_snomedct"),
+# Where structures used by several operations live: a module shared by exactly the
+# operations that use them, so that no operation creates a class it never uses. Each
+# row names the module, the operations sharing it (a pattern the whole group of user
+# operations, and no other operation, must match) and what it holds. A structure whose
+# users match no row stops the generator.
+SHARED_MODULES = [
+    ("_job_config", re.compile(r"^(Start|Describe|List)\w+Jobs?$"),
+     "Where a batch job reads and writes: the S3 locations and the language, sent to "
+     "StartXJob and returned by DescribeXJob and ListXJobs."),
+    ("_job_properties", re.compile(r"^(Describe|List)\w+Jobs?$"),
+     "A batch job's properties and status, returned by DescribeXJob and ListXJobs."),
+    ("_job_filter", re.compile(r"^List\w+Jobs$"),
+     "The filter of the ListXJobs operations."),
+    ("_detect_shared", re.compile(r"^Detect"),
+     "The entities, attributes and traits DetectEntities, DetectEntitiesV2 and DetectPHI "
+     "return."),
+    ("_detect_entities_shared", re.compile(r"^DetectEntities"),
+     "What DetectEntities and DetectEntitiesV2 return beyond DetectPHI's shapes."),
 ]
-SHARED_MODULE = "_jobs"
 PY_SCALARS = {"string": "str", "integer": "int", "long": "int", "float": "float",
               "double": "float", "boolean": "bool", "blob": "bytes"}
 
@@ -109,24 +116,33 @@ class Generator:
                 stack.extend(self._children(name))
         return seen
 
-    def family(self, operation: str) -> str:
-        for pattern, module in FAMILIES:
-            if pattern.search(operation):
-                return module
-        raise SystemExit(f"no models module for operation {operation}")
+    @staticmethod
+    def operation_module(operation: str) -> str:
+        """The module of an operation's own models: ``_describe_phi_detection_job``."""
+        return f"_{xform_name(operation)}"
 
     def _assign_modules(self) -> dict[str, str]:
         users: dict[str, set[str]] = defaultdict(set)
         for op_name, op in self.operations.items():
-            family = self.family(op_name)
             for root in (op["input"]["shape"], op["output"]["shape"]):
                 for shape in self._reachable([root]):
-                    users[shape].add(family)
+                    users[shape].add(op_name)
         placed = {}
-        for shape, families in users.items():
+        for shape, ops in users.items():
             if self.is_model(shape):
-                placed[shape] = families.pop() if len(families) == 1 else SHARED_MODULE
+                placed[shape] = (self.operation_module(next(iter(ops))) if len(ops) == 1
+                                 else self.shared_module(shape, ops))
+        clashes = {self.operation_module(op) for op in self.operations} & {
+            module for module, _, _ in SHARED_MODULES}
+        if clashes:
+            raise SystemExit(f"shared module named like an operation's: {sorted(clashes)}")
         return placed
+
+    def shared_module(self, shape: str, ops: set[str]) -> str:
+        for module, pattern, _ in SHARED_MODULES:
+            if ops == {op for op in self.operations if pattern.search(op)}:
+                return module
+        raise SystemExit(f"no module in SHARED_MODULES for {shape}, used by {sorted(ops)}")
 
     def is_model(self, name: str) -> bool:
         shape = self.shapes[name]
@@ -235,9 +251,10 @@ class Generator:
         return "\n".join(lines) + "\n" + "\n\n".join(body)
 
     def _module_doc(self, module: str) -> str:
-        ops = sorted(op for op in self.operations if self.family(op) == module)
-        if module == SHARED_MODULE:
-            return "Shapes every batch-job operation shares: job properties, filters, S3 locations."
+        for shared, _, doc in SHARED_MODULES:
+            if module == shared:
+                return "\n".join(textwrap.wrap(doc, 88)) + "\n"
+        ops = sorted(op for op in self.operations if self.operation_module(op) == module)
         return "\n".join(textwrap.wrap(f"Models of {', '.join(ops)}.", 88)) + "\n"
 
     def render_enum(self, name: str) -> str:
@@ -396,7 +413,7 @@ class Generator:
                 f'{const}: Operation[models.{op["input"]["shape"]}, '
                 f'models.{op["output"]["shape"]}] = Operation(',
                 f'    "{op_name}",',
-                f'    "{self.family(op_name)}",',
+                f'    "{self.operation_module(op_name)}",',
                 f"    errors=({errors},),",
             ]
             if token:
@@ -559,13 +576,21 @@ def main(argv: list[str] | None = None) -> int:
     files = Generator(json.loads(MODEL_PATH.read_text())).render()
     stale = [path for path, text in files.items()
              if not path.exists() or path.read_text() != text]
+    # Models modules an earlier layout generated and this one no longer does.
+    orphans = [path for path in sorted((ROOT / "cmclient" / "models").glob("*.py"))
+               if path not in files and path.read_text().startswith(HEADER)]
     if args.check:
         for path in stale:
             print(f"out of date: {path.relative_to(ROOT)}", file=sys.stderr)
-        return 1 if stale else 0
+        for path in orphans:
+            print(f"no longer generated: {path.relative_to(ROOT)}", file=sys.stderr)
+        return 1 if stale or orphans else 0
     for path in stale:
         path.write_text(files[path])
         print(f"wrote {path.relative_to(ROOT)}")
+    for path in orphans:
+        path.unlink()
+        print(f"removed {path.relative_to(ROOT)}")
     return 0
 
 
