@@ -1,6 +1,7 @@
 """CharsetPattern (a ``^[...]*$`` pattern checked without compiling pydantic's regex)
 agrees exactly with ``Field(pattern=...)``, errors included, for every scalar that uses
-it, above all JobId and JobName with the service's Unicode pattern."""
+it, above all JobId and JobName with the service's Unicode pattern; and leaving out the
+``.*`` patterns changes nothing either."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def _with_charset() -> dict[str, tuple[TypeAdapter[Any], TypeAdapter[Any], Chars
 
 
 SCALARS = _with_charset()
+
+# The scalars whose service pattern is ".*", generated without it.
+DOT_STAR = [
+    (TypeAdapter(_scalars.S3Key), TypeAdapter(Annotated[str, Field(max_length=1024,
+                                                                   pattern=".*")])),
+    (TypeAdapter(_scalars.KMSKey), TypeAdapter(Annotated[str, Field(min_length=1,
+                                                                    max_length=2048,
+                                                                    pattern=".*")])),
+]
 
 
 def outcome(adapter: TypeAdapter[Any], value: Any) -> Any:
@@ -82,9 +92,18 @@ ALLOWED_ISH = st.one_of(
 def test_it_agrees_with_pydantics_pattern(value: str) -> None:
     for ours, regex, _ in SCALARS.values():
         assert outcome(ours, value) == outcome(regex, value)
+    for ours, regex in DOT_STAR:
+        assert outcome(ours, value) == outcome(regex, value)
+
+
+def test_the_dot_star_scalars() -> None:
+    assert {name for name in _scalars.__all__ if SHAPES[name].get("pattern") == ".*"} == {
+        "S3Key", "KMSKey"}
 
 
 def test_non_strings_fail_as_before() -> None:
     for value in (None, 12, b"abc", b"\xff", ["a"]):
         for ours, regex, _ in SCALARS.values():
+            assert outcome(ours, value) == outcome(regex, value)
+        for ours, regex in DOT_STAR:
             assert outcome(ours, value) == outcome(regex, value)

@@ -47,6 +47,11 @@ PATTERN_FIXES = {r"^[0-9a-z\.\-_]*(?!\.)$": r"^[0-9a-z\.\-_]*$"}
 # in every process: the generator lists the ASCII characters pydantic's regex accepts.
 CHARSET_PATTERN = re.compile(r"\^(?P<open>\(?)\[[^\]]*\][*+](?P<close>\)?)\$")
 
+# A pattern every string matches is no check: pydantic searches, and ``.*`` matches
+# the empty start of anything. Leaving it out is exact wherever a length limit remains,
+# since any constrained string, patterned or not, rejects a lone surrogate.
+ALWAYS_MATCHES = {".*"}
+
 # Members that carry an idempotency token. The service model has no idempotencyToken
 # trait on them, but the service documents ClientRequestToken as exactly that.
 IDEMPOTENCY_MEMBERS = {"ClientRequestToken"}
@@ -340,7 +345,7 @@ class Generator:
             if pattern is not None and charset_pattern(pattern):
                 check = f', CharsetPattern(r"{pattern}", {ascii_matches(pattern)!r})'
                 uses_charset = True
-            elif pattern is not None:
+            elif pattern is not None and not (pattern in ALWAYS_MATCHES and args):
                 args.append(f'pattern=r"{pattern}"')
             lines.append(
                 f"{name} = Annotated[{PY_SCALARS[kind]}, Field({', '.join(args)}){check}]"

@@ -50,7 +50,7 @@ JobName = Annotated[
         " %+-./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
     ),
 ]
-KMSKey = Annotated[str, Field(min_length=1, max_length=2048, pattern=r".*")]
+KMSKey = Annotated[str, Field(min_length=1, max_length=2048)]
 MaxResultsInteger = Annotated[int, Field(ge=1, le=500)]
 OntologyLinkingBoundedLengthString = Annotated[str, Field(min_length=1, max_length=10000)]
 S3Bucket = Annotated[
@@ -58,5 +58,5 @@ S3Bucket = Annotated[
     Field(min_length=3, max_length=63),
     CharsetPattern(r"^[0-9a-z\.\-_]*$", "-.0123456789_abcdefghijklmnopqrstuvwxyz"),
 ]
-S3Key = Annotated[str, Field(max_length=1024, pattern=r".*")]
+S3Key = Annotated[str, Field(max_length=1024)]
 String = Annotated[str, Field(min_length=1)]
