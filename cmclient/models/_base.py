@@ -80,7 +80,7 @@ class CharsetPattern:
     millisecond to over one (the service's job id and name pattern, with its Unicode
     classes), a large part of building a request model. A string matches such a pattern
     when each of its characters is in the class, so an ASCII value is decided by a set
-    lookup in ``ascii``: the ASCII characters the regex itself accepts, listed by
+    lookup in ``ascii_chars``: the ASCII characters the regex itself accepts, listed by
     tools/generate.py. Any other value goes to that same regex, compiled on first need,
     so the answer is pydantic's to the letter (not, say, that of whichever Unicode
     version Python's ``unicodedata`` has). A mismatch is pydantic's own
@@ -89,9 +89,9 @@ class CharsetPattern:
 
     __slots__ = ("_ascii", "_nonempty", "pattern")
 
-    def __init__(self, pattern: str, ascii: str) -> None:
+    def __init__(self, pattern: str, ascii_chars: str) -> None:
         self.pattern = pattern  # also read by the CLI's help
-        self._ascii = frozenset(ascii)
+        self._ascii = frozenset(ascii_chars)
         self._nonempty = pattern.rstrip("$)").endswith("+")
 
     def __get_pydantic_core_schema__(
