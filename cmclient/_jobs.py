@@ -21,7 +21,7 @@ from cmclient.errors import (
     ServiceError,
     WaiterTimeoutError,
 )
-from cmclient.models._jobs import ComprehendMedicalAsyncJobProperties, JobStatus
+from cmclient.models._job_properties import ComprehendMedicalAsyncJobProperties, JobStatus
 
 #: Batch jobs take minutes: polls start every ``poll_interval`` seconds (5 by default,
 #: see ``_async_api``) and grow to half a minute, well inside the Describe quota.

@@ -18,7 +18,7 @@ DESCRIBE_ENTITIES_DETECTION_V2_JOB: Operation[
     models.DescribeEntitiesDetectionV2JobRequest, models.DescribeEntitiesDetectionV2JobResponse
 ] = Operation(
     "DescribeEntitiesDetectionV2Job",
-    "_entities_v2_jobs",
+    "_describe_entities_detection_v2_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -30,7 +30,7 @@ DESCRIBE_ICD10_CM_INFERENCE_JOB: Operation[
     models.DescribeICD10CMInferenceJobRequest, models.DescribeICD10CMInferenceJobResponse
 ] = Operation(
     "DescribeICD10CMInferenceJob",
-    "_icd10cm_jobs",
+    "_describe_icd10_cm_inference_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -42,7 +42,7 @@ DESCRIBE_PHI_DETECTION_JOB: Operation[
     models.DescribePHIDetectionJobRequest, models.DescribePHIDetectionJobResponse
 ] = Operation(
     "DescribePHIDetectionJob",
-    "_phi_jobs",
+    "_describe_phi_detection_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -54,7 +54,7 @@ DESCRIBE_RX_NORM_INFERENCE_JOB: Operation[
     models.DescribeRxNormInferenceJobRequest, models.DescribeRxNormInferenceJobResponse
 ] = Operation(
     "DescribeRxNormInferenceJob",
-    "_rxnorm_jobs",
+    "_describe_rx_norm_inference_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -66,7 +66,7 @@ DESCRIBE_SNOMEDCT_INFERENCE_JOB: Operation[
     models.DescribeSNOMEDCTInferenceJobRequest, models.DescribeSNOMEDCTInferenceJobResponse
 ] = Operation(
     "DescribeSNOMEDCTInferenceJob",
-    "_snomedct_jobs",
+    "_describe_snomedct_inference_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -76,7 +76,7 @@ DESCRIBE_SNOMEDCT_INFERENCE_JOB: Operation[
 )
 DETECT_ENTITIES: Operation[models.DetectEntitiesRequest, models.DetectEntitiesResponse] = Operation(
     "DetectEntities",
-    "_detect",
+    "_detect_entities",
     errors=(
         "InternalServerException",
         "ServiceUnavailableException",
@@ -89,7 +89,7 @@ DETECT_ENTITIES: Operation[models.DetectEntitiesRequest, models.DetectEntitiesRe
 DETECT_ENTITIES_V2: Operation[models.DetectEntitiesV2Request, models.DetectEntitiesV2Response] = (
     Operation(
         "DetectEntitiesV2",
-        "_detect",
+        "_detect_entities_v2",
         errors=(
             "InternalServerException",
             "ServiceUnavailableException",
@@ -102,7 +102,7 @@ DETECT_ENTITIES_V2: Operation[models.DetectEntitiesV2Request, models.DetectEntit
 )
 DETECT_PHI: Operation[models.DetectPHIRequest, models.DetectPHIResponse] = Operation(
     "DetectPHI",
-    "_detect",
+    "_detect_phi",
     errors=(
         "InternalServerException",
         "ServiceUnavailableException",
@@ -114,7 +114,7 @@ DETECT_PHI: Operation[models.DetectPHIRequest, models.DetectPHIResponse] = Opera
 )
 INFER_ICD10_CM: Operation[models.InferICD10CMRequest, models.InferICD10CMResponse] = Operation(
     "InferICD10CM",
-    "_icd10cm",
+    "_infer_icd10_cm",
     errors=(
         "InternalServerException",
         "ServiceUnavailableException",
@@ -126,7 +126,7 @@ INFER_ICD10_CM: Operation[models.InferICD10CMRequest, models.InferICD10CMRespons
 )
 INFER_RX_NORM: Operation[models.InferRxNormRequest, models.InferRxNormResponse] = Operation(
     "InferRxNorm",
-    "_rxnorm",
+    "_infer_rx_norm",
     errors=(
         "InternalServerException",
         "ServiceUnavailableException",
@@ -138,7 +138,7 @@ INFER_RX_NORM: Operation[models.InferRxNormRequest, models.InferRxNormResponse] 
 )
 INFER_SNOMEDCT: Operation[models.InferSNOMEDCTRequest, models.InferSNOMEDCTResponse] = Operation(
     "InferSNOMEDCT",
-    "_snomedct",
+    "_infer_snomedct",
     errors=(
         "InternalServerException",
         "ServiceUnavailableException",
@@ -152,7 +152,7 @@ LIST_ENTITIES_DETECTION_V2_JOBS: Operation[
     models.ListEntitiesDetectionV2JobsRequest, models.ListEntitiesDetectionV2JobsResponse
 ] = Operation(
     "ListEntitiesDetectionV2Jobs",
-    "_entities_v2_jobs",
+    "_list_entities_detection_v2_jobs",
     errors=(
         "InvalidRequestException",
         "ValidationException",
@@ -164,7 +164,7 @@ LIST_ICD10_CM_INFERENCE_JOBS: Operation[
     models.ListICD10CMInferenceJobsRequest, models.ListICD10CMInferenceJobsResponse
 ] = Operation(
     "ListICD10CMInferenceJobs",
-    "_icd10cm_jobs",
+    "_list_icd10_cm_inference_jobs",
     errors=(
         "InvalidRequestException",
         "ValidationException",
@@ -176,7 +176,7 @@ LIST_PHI_DETECTION_JOBS: Operation[
     models.ListPHIDetectionJobsRequest, models.ListPHIDetectionJobsResponse
 ] = Operation(
     "ListPHIDetectionJobs",
-    "_phi_jobs",
+    "_list_phi_detection_jobs",
     errors=(
         "InvalidRequestException",
         "ValidationException",
@@ -188,7 +188,7 @@ LIST_RX_NORM_INFERENCE_JOBS: Operation[
     models.ListRxNormInferenceJobsRequest, models.ListRxNormInferenceJobsResponse
 ] = Operation(
     "ListRxNormInferenceJobs",
-    "_rxnorm_jobs",
+    "_list_rx_norm_inference_jobs",
     errors=(
         "InvalidRequestException",
         "ValidationException",
@@ -200,7 +200,7 @@ LIST_SNOMEDCT_INFERENCE_JOBS: Operation[
     models.ListSNOMEDCTInferenceJobsRequest, models.ListSNOMEDCTInferenceJobsResponse
 ] = Operation(
     "ListSNOMEDCTInferenceJobs",
-    "_snomedct_jobs",
+    "_list_snomedct_inference_jobs",
     errors=(
         "InvalidRequestException",
         "ValidationException",
@@ -212,7 +212,7 @@ START_ENTITIES_DETECTION_V2_JOB: Operation[
     models.StartEntitiesDetectionV2JobRequest, models.StartEntitiesDetectionV2JobResponse
 ] = Operation(
     "StartEntitiesDetectionV2Job",
-    "_entities_v2_jobs",
+    "_start_entities_detection_v2_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -225,7 +225,7 @@ START_ICD10_CM_INFERENCE_JOB: Operation[
     models.StartICD10CMInferenceJobRequest, models.StartICD10CMInferenceJobResponse
 ] = Operation(
     "StartICD10CMInferenceJob",
-    "_icd10cm_jobs",
+    "_start_icd10_cm_inference_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -238,7 +238,7 @@ START_PHI_DETECTION_JOB: Operation[
     models.StartPHIDetectionJobRequest, models.StartPHIDetectionJobResponse
 ] = Operation(
     "StartPHIDetectionJob",
-    "_phi_jobs",
+    "_start_phi_detection_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -251,7 +251,7 @@ START_RX_NORM_INFERENCE_JOB: Operation[
     models.StartRxNormInferenceJobRequest, models.StartRxNormInferenceJobResponse
 ] = Operation(
     "StartRxNormInferenceJob",
-    "_rxnorm_jobs",
+    "_start_rx_norm_inference_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -264,7 +264,7 @@ START_SNOMEDCT_INFERENCE_JOB: Operation[
     models.StartSNOMEDCTInferenceJobRequest, models.StartSNOMEDCTInferenceJobResponse
 ] = Operation(
     "StartSNOMEDCTInferenceJob",
-    "_snomedct_jobs",
+    "_start_snomedct_inference_job",
     errors=(
         "InvalidRequestException",
         "TooManyRequestsException",
@@ -277,7 +277,7 @@ STOP_ENTITIES_DETECTION_V2_JOB: Operation[
     models.StopEntitiesDetectionV2JobRequest, models.StopEntitiesDetectionV2JobResponse
 ] = Operation(
     "StopEntitiesDetectionV2Job",
-    "_entities_v2_jobs",
+    "_stop_entities_detection_v2_job",
     errors=(
         "InvalidRequestException",
         "ResourceNotFoundException",
@@ -288,7 +288,7 @@ STOP_ICD10_CM_INFERENCE_JOB: Operation[
     models.StopICD10CMInferenceJobRequest, models.StopICD10CMInferenceJobResponse
 ] = Operation(
     "StopICD10CMInferenceJob",
-    "_icd10cm_jobs",
+    "_stop_icd10_cm_inference_job",
     errors=(
         "InvalidRequestException",
         "ResourceNotFoundException",
@@ -299,7 +299,7 @@ STOP_PHI_DETECTION_JOB: Operation[
     models.StopPHIDetectionJobRequest, models.StopPHIDetectionJobResponse
 ] = Operation(
     "StopPHIDetectionJob",
-    "_phi_jobs",
+    "_stop_phi_detection_job",
     errors=(
         "InvalidRequestException",
         "ResourceNotFoundException",
@@ -310,7 +310,7 @@ STOP_RX_NORM_INFERENCE_JOB: Operation[
     models.StopRxNormInferenceJobRequest, models.StopRxNormInferenceJobResponse
 ] = Operation(
     "StopRxNormInferenceJob",
-    "_rxnorm_jobs",
+    "_stop_rx_norm_inference_job",
     errors=(
         "InvalidRequestException",
         "ResourceNotFoundException",
@@ -321,7 +321,7 @@ STOP_SNOMEDCT_INFERENCE_JOB: Operation[
     models.StopSNOMEDCTInferenceJobRequest, models.StopSNOMEDCTInferenceJobResponse
 ] = Operation(
     "StopSNOMEDCTInferenceJob",
-    "_snomedct_jobs",
+    "_stop_snomedct_inference_job",
     errors=(
         "InvalidRequestException",
         "ResourceNotFoundException",

@@ -200,7 +200,7 @@ def test_plugin_module_imports_nothing_heavy() -> None:
     code = (
         "import sys, cmclient.testing.pytest_plugin as p; "
         "heavy = [m for m in ('cbor2', 'cmclient.testing._server', 'cmclient.testing._service', "
-        "'cmclient.testing._clinical', 'cmclient.models._detect') if m in sys.modules]; print(heavy)"
+        "'cmclient.testing._clinical', 'cmclient.models._detect_shared') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})

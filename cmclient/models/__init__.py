@@ -12,33 +12,51 @@ from typing import TYPE_CHECKING, Any
 from cmclient.models._base import Timestamp
 
 if TYPE_CHECKING:
-    from cmclient.models._detect import (
-        Attribute,
-        AttributeName,
+    from cmclient.models._describe_entities_detection_v2_job import (
+        DescribeEntitiesDetectionV2JobRequest,
+        DescribeEntitiesDetectionV2JobResponse,
+    )
+    from cmclient.models._describe_icd10_cm_inference_job import (
+        DescribeICD10CMInferenceJobRequest,
+        DescribeICD10CMInferenceJobResponse,
+    )
+    from cmclient.models._describe_phi_detection_job import (
+        DescribePHIDetectionJobRequest,
+        DescribePHIDetectionJobResponse,
+    )
+    from cmclient.models._describe_rx_norm_inference_job import (
+        DescribeRxNormInferenceJobRequest,
+        DescribeRxNormInferenceJobResponse,
+    )
+    from cmclient.models._describe_snomedct_inference_job import (
+        DescribeSNOMEDCTInferenceJobRequest,
+        DescribeSNOMEDCTInferenceJobResponse,
+    )
+    from cmclient.models._detect_entities import (
         DetectEntitiesRequest,
         DetectEntitiesResponse,
+    )
+    from cmclient.models._detect_entities_shared import (
+        UnmappedAttribute,
+    )
+    from cmclient.models._detect_entities_v2 import (
         DetectEntitiesV2Request,
         DetectEntitiesV2Response,
+    )
+    from cmclient.models._detect_phi import (
         DetectPHIRequest,
         DetectPHIResponse,
+    )
+    from cmclient.models._detect_shared import (
+        Attribute,
+        AttributeName,
         Entity,
         EntitySubType,
         EntityType,
         RelationshipType,
         Trait,
-        UnmappedAttribute,
     )
-    from cmclient.models._entities_v2_jobs import (
-        DescribeEntitiesDetectionV2JobRequest,
-        DescribeEntitiesDetectionV2JobResponse,
-        ListEntitiesDetectionV2JobsRequest,
-        ListEntitiesDetectionV2JobsResponse,
-        StartEntitiesDetectionV2JobRequest,
-        StartEntitiesDetectionV2JobResponse,
-        StopEntitiesDetectionV2JobRequest,
-        StopEntitiesDetectionV2JobResponse,
-    )
-    from cmclient.models._icd10cm import (
+    from cmclient.models._infer_icd10_cm import (
         ICD10CMAttribute,
         ICD10CMAttributeType,
         ICD10CMConcept,
@@ -51,35 +69,7 @@ if TYPE_CHECKING:
         InferICD10CMRequest,
         InferICD10CMResponse,
     )
-    from cmclient.models._icd10cm_jobs import (
-        DescribeICD10CMInferenceJobRequest,
-        DescribeICD10CMInferenceJobResponse,
-        ListICD10CMInferenceJobsRequest,
-        ListICD10CMInferenceJobsResponse,
-        StartICD10CMInferenceJobRequest,
-        StartICD10CMInferenceJobResponse,
-        StopICD10CMInferenceJobRequest,
-        StopICD10CMInferenceJobResponse,
-    )
-    from cmclient.models._jobs import (
-        ComprehendMedicalAsyncJobFilter,
-        ComprehendMedicalAsyncJobProperties,
-        InputDataConfig,
-        JobStatus,
-        LanguageCode,
-        OutputDataConfig,
-    )
-    from cmclient.models._phi_jobs import (
-        DescribePHIDetectionJobRequest,
-        DescribePHIDetectionJobResponse,
-        ListPHIDetectionJobsRequest,
-        ListPHIDetectionJobsResponse,
-        StartPHIDetectionJobRequest,
-        StartPHIDetectionJobResponse,
-        StopPHIDetectionJobRequest,
-        StopPHIDetectionJobResponse,
-    )
-    from cmclient.models._rxnorm import (
+    from cmclient.models._infer_rx_norm import (
         InferRxNormRequest,
         InferRxNormResponse,
         RxNormAttribute,
@@ -91,17 +81,7 @@ if TYPE_CHECKING:
         RxNormTrait,
         RxNormTraitName,
     )
-    from cmclient.models._rxnorm_jobs import (
-        DescribeRxNormInferenceJobRequest,
-        DescribeRxNormInferenceJobResponse,
-        ListRxNormInferenceJobsRequest,
-        ListRxNormInferenceJobsResponse,
-        StartRxNormInferenceJobRequest,
-        StartRxNormInferenceJobResponse,
-        StopRxNormInferenceJobRequest,
-        StopRxNormInferenceJobResponse,
-    )
-    from cmclient.models._snomedct import (
+    from cmclient.models._infer_snomedct import (
         Characters,
         InferSNOMEDCTRequest,
         InferSNOMEDCTResponse,
@@ -116,112 +96,174 @@ if TYPE_CHECKING:
         SNOMEDCTTrait,
         SNOMEDCTTraitName,
     )
-    from cmclient.models._snomedct_jobs import (
-        DescribeSNOMEDCTInferenceJobRequest,
-        DescribeSNOMEDCTInferenceJobResponse,
+    from cmclient.models._job_config import (
+        InputDataConfig,
+        LanguageCode,
+        OutputDataConfig,
+    )
+    from cmclient.models._job_filter import (
+        ComprehendMedicalAsyncJobFilter,
+    )
+    from cmclient.models._job_properties import (
+        ComprehendMedicalAsyncJobProperties,
+        JobStatus,
+    )
+    from cmclient.models._list_entities_detection_v2_jobs import (
+        ListEntitiesDetectionV2JobsRequest,
+        ListEntitiesDetectionV2JobsResponse,
+    )
+    from cmclient.models._list_icd10_cm_inference_jobs import (
+        ListICD10CMInferenceJobsRequest,
+        ListICD10CMInferenceJobsResponse,
+    )
+    from cmclient.models._list_phi_detection_jobs import (
+        ListPHIDetectionJobsRequest,
+        ListPHIDetectionJobsResponse,
+    )
+    from cmclient.models._list_rx_norm_inference_jobs import (
+        ListRxNormInferenceJobsRequest,
+        ListRxNormInferenceJobsResponse,
+    )
+    from cmclient.models._list_snomedct_inference_jobs import (
         ListSNOMEDCTInferenceJobsRequest,
         ListSNOMEDCTInferenceJobsResponse,
+    )
+    from cmclient.models._start_entities_detection_v2_job import (
+        StartEntitiesDetectionV2JobRequest,
+        StartEntitiesDetectionV2JobResponse,
+    )
+    from cmclient.models._start_icd10_cm_inference_job import (
+        StartICD10CMInferenceJobRequest,
+        StartICD10CMInferenceJobResponse,
+    )
+    from cmclient.models._start_phi_detection_job import (
+        StartPHIDetectionJobRequest,
+        StartPHIDetectionJobResponse,
+    )
+    from cmclient.models._start_rx_norm_inference_job import (
+        StartRxNormInferenceJobRequest,
+        StartRxNormInferenceJobResponse,
+    )
+    from cmclient.models._start_snomedct_inference_job import (
         StartSNOMEDCTInferenceJobRequest,
         StartSNOMEDCTInferenceJobResponse,
+    )
+    from cmclient.models._stop_entities_detection_v2_job import (
+        StopEntitiesDetectionV2JobRequest,
+        StopEntitiesDetectionV2JobResponse,
+    )
+    from cmclient.models._stop_icd10_cm_inference_job import (
+        StopICD10CMInferenceJobRequest,
+        StopICD10CMInferenceJobResponse,
+    )
+    from cmclient.models._stop_phi_detection_job import (
+        StopPHIDetectionJobRequest,
+        StopPHIDetectionJobResponse,
+    )
+    from cmclient.models._stop_rx_norm_inference_job import (
+        StopRxNormInferenceJobRequest,
+        StopRxNormInferenceJobResponse,
+    )
+    from cmclient.models._stop_snomedct_inference_job import (
         StopSNOMEDCTInferenceJobRequest,
         StopSNOMEDCTInferenceJobResponse,
     )
 
 _MODULE_OF = {
-    "Attribute": "_detect",
-    "AttributeName": "_detect",
-    "Characters": "_snomedct",
-    "ComprehendMedicalAsyncJobFilter": "_jobs",
-    "ComprehendMedicalAsyncJobProperties": "_jobs",
-    "DescribeEntitiesDetectionV2JobRequest": "_entities_v2_jobs",
-    "DescribeEntitiesDetectionV2JobResponse": "_entities_v2_jobs",
-    "DescribeICD10CMInferenceJobRequest": "_icd10cm_jobs",
-    "DescribeICD10CMInferenceJobResponse": "_icd10cm_jobs",
-    "DescribePHIDetectionJobRequest": "_phi_jobs",
-    "DescribePHIDetectionJobResponse": "_phi_jobs",
-    "DescribeRxNormInferenceJobRequest": "_rxnorm_jobs",
-    "DescribeRxNormInferenceJobResponse": "_rxnorm_jobs",
-    "DescribeSNOMEDCTInferenceJobRequest": "_snomedct_jobs",
-    "DescribeSNOMEDCTInferenceJobResponse": "_snomedct_jobs",
-    "DetectEntitiesRequest": "_detect",
-    "DetectEntitiesResponse": "_detect",
-    "DetectEntitiesV2Request": "_detect",
-    "DetectEntitiesV2Response": "_detect",
-    "DetectPHIRequest": "_detect",
-    "DetectPHIResponse": "_detect",
-    "Entity": "_detect",
-    "EntitySubType": "_detect",
-    "EntityType": "_detect",
-    "ICD10CMAttribute": "_icd10cm",
-    "ICD10CMAttributeType": "_icd10cm",
-    "ICD10CMConcept": "_icd10cm",
-    "ICD10CMEntity": "_icd10cm",
-    "ICD10CMEntityCategory": "_icd10cm",
-    "ICD10CMEntityType": "_icd10cm",
-    "ICD10CMRelationshipType": "_icd10cm",
-    "ICD10CMTrait": "_icd10cm",
-    "ICD10CMTraitName": "_icd10cm",
-    "InferICD10CMRequest": "_icd10cm",
-    "InferICD10CMResponse": "_icd10cm",
-    "InferRxNormRequest": "_rxnorm",
-    "InferRxNormResponse": "_rxnorm",
-    "InferSNOMEDCTRequest": "_snomedct",
-    "InferSNOMEDCTResponse": "_snomedct",
-    "InputDataConfig": "_jobs",
-    "JobStatus": "_jobs",
-    "LanguageCode": "_jobs",
-    "ListEntitiesDetectionV2JobsRequest": "_entities_v2_jobs",
-    "ListEntitiesDetectionV2JobsResponse": "_entities_v2_jobs",
-    "ListICD10CMInferenceJobsRequest": "_icd10cm_jobs",
-    "ListICD10CMInferenceJobsResponse": "_icd10cm_jobs",
-    "ListPHIDetectionJobsRequest": "_phi_jobs",
-    "ListPHIDetectionJobsResponse": "_phi_jobs",
-    "ListRxNormInferenceJobsRequest": "_rxnorm_jobs",
-    "ListRxNormInferenceJobsResponse": "_rxnorm_jobs",
-    "ListSNOMEDCTInferenceJobsRequest": "_snomedct_jobs",
-    "ListSNOMEDCTInferenceJobsResponse": "_snomedct_jobs",
-    "OutputDataConfig": "_jobs",
-    "RelationshipType": "_detect",
-    "RxNormAttribute": "_rxnorm",
-    "RxNormAttributeType": "_rxnorm",
-    "RxNormConcept": "_rxnorm",
-    "RxNormEntity": "_rxnorm",
-    "RxNormEntityCategory": "_rxnorm",
-    "RxNormEntityType": "_rxnorm",
-    "RxNormTrait": "_rxnorm",
-    "RxNormTraitName": "_rxnorm",
-    "SNOMEDCTAttribute": "_snomedct",
-    "SNOMEDCTAttributeType": "_snomedct",
-    "SNOMEDCTConcept": "_snomedct",
-    "SNOMEDCTDetails": "_snomedct",
-    "SNOMEDCTEntity": "_snomedct",
-    "SNOMEDCTEntityCategory": "_snomedct",
-    "SNOMEDCTEntityType": "_snomedct",
-    "SNOMEDCTRelationshipType": "_snomedct",
-    "SNOMEDCTTrait": "_snomedct",
-    "SNOMEDCTTraitName": "_snomedct",
-    "StartEntitiesDetectionV2JobRequest": "_entities_v2_jobs",
-    "StartEntitiesDetectionV2JobResponse": "_entities_v2_jobs",
-    "StartICD10CMInferenceJobRequest": "_icd10cm_jobs",
-    "StartICD10CMInferenceJobResponse": "_icd10cm_jobs",
-    "StartPHIDetectionJobRequest": "_phi_jobs",
-    "StartPHIDetectionJobResponse": "_phi_jobs",
-    "StartRxNormInferenceJobRequest": "_rxnorm_jobs",
-    "StartRxNormInferenceJobResponse": "_rxnorm_jobs",
-    "StartSNOMEDCTInferenceJobRequest": "_snomedct_jobs",
-    "StartSNOMEDCTInferenceJobResponse": "_snomedct_jobs",
-    "StopEntitiesDetectionV2JobRequest": "_entities_v2_jobs",
-    "StopEntitiesDetectionV2JobResponse": "_entities_v2_jobs",
-    "StopICD10CMInferenceJobRequest": "_icd10cm_jobs",
-    "StopICD10CMInferenceJobResponse": "_icd10cm_jobs",
-    "StopPHIDetectionJobRequest": "_phi_jobs",
-    "StopPHIDetectionJobResponse": "_phi_jobs",
-    "StopRxNormInferenceJobRequest": "_rxnorm_jobs",
-    "StopRxNormInferenceJobResponse": "_rxnorm_jobs",
-    "StopSNOMEDCTInferenceJobRequest": "_snomedct_jobs",
-    "StopSNOMEDCTInferenceJobResponse": "_snomedct_jobs",
-    "Trait": "_detect",
-    "UnmappedAttribute": "_detect",
+    "Attribute": "_detect_shared",
+    "AttributeName": "_detect_shared",
+    "Characters": "_infer_snomedct",
+    "ComprehendMedicalAsyncJobFilter": "_job_filter",
+    "ComprehendMedicalAsyncJobProperties": "_job_properties",
+    "DescribeEntitiesDetectionV2JobRequest": "_describe_entities_detection_v2_job",
+    "DescribeEntitiesDetectionV2JobResponse": "_describe_entities_detection_v2_job",
+    "DescribeICD10CMInferenceJobRequest": "_describe_icd10_cm_inference_job",
+    "DescribeICD10CMInferenceJobResponse": "_describe_icd10_cm_inference_job",
+    "DescribePHIDetectionJobRequest": "_describe_phi_detection_job",
+    "DescribePHIDetectionJobResponse": "_describe_phi_detection_job",
+    "DescribeRxNormInferenceJobRequest": "_describe_rx_norm_inference_job",
+    "DescribeRxNormInferenceJobResponse": "_describe_rx_norm_inference_job",
+    "DescribeSNOMEDCTInferenceJobRequest": "_describe_snomedct_inference_job",
+    "DescribeSNOMEDCTInferenceJobResponse": "_describe_snomedct_inference_job",
+    "DetectEntitiesRequest": "_detect_entities",
+    "DetectEntitiesResponse": "_detect_entities",
+    "DetectEntitiesV2Request": "_detect_entities_v2",
+    "DetectEntitiesV2Response": "_detect_entities_v2",
+    "DetectPHIRequest": "_detect_phi",
+    "DetectPHIResponse": "_detect_phi",
+    "Entity": "_detect_shared",
+    "EntitySubType": "_detect_shared",
+    "EntityType": "_detect_shared",
+    "ICD10CMAttribute": "_infer_icd10_cm",
+    "ICD10CMAttributeType": "_infer_icd10_cm",
+    "ICD10CMConcept": "_infer_icd10_cm",
+    "ICD10CMEntity": "_infer_icd10_cm",
+    "ICD10CMEntityCategory": "_infer_icd10_cm",
+    "ICD10CMEntityType": "_infer_icd10_cm",
+    "ICD10CMRelationshipType": "_infer_icd10_cm",
+    "ICD10CMTrait": "_infer_icd10_cm",
+    "ICD10CMTraitName": "_infer_icd10_cm",
+    "InferICD10CMRequest": "_infer_icd10_cm",
+    "InferICD10CMResponse": "_infer_icd10_cm",
+    "InferRxNormRequest": "_infer_rx_norm",
+    "InferRxNormResponse": "_infer_rx_norm",
+    "InferSNOMEDCTRequest": "_infer_snomedct",
+    "InferSNOMEDCTResponse": "_infer_snomedct",
+    "InputDataConfig": "_job_config",
+    "JobStatus": "_job_properties",
+    "LanguageCode": "_job_config",
+    "ListEntitiesDetectionV2JobsRequest": "_list_entities_detection_v2_jobs",
+    "ListEntitiesDetectionV2JobsResponse": "_list_entities_detection_v2_jobs",
+    "ListICD10CMInferenceJobsRequest": "_list_icd10_cm_inference_jobs",
+    "ListICD10CMInferenceJobsResponse": "_list_icd10_cm_inference_jobs",
+    "ListPHIDetectionJobsRequest": "_list_phi_detection_jobs",
+    "ListPHIDetectionJobsResponse": "_list_phi_detection_jobs",
+    "ListRxNormInferenceJobsRequest": "_list_rx_norm_inference_jobs",
+    "ListRxNormInferenceJobsResponse": "_list_rx_norm_inference_jobs",
+    "ListSNOMEDCTInferenceJobsRequest": "_list_snomedct_inference_jobs",
+    "ListSNOMEDCTInferenceJobsResponse": "_list_snomedct_inference_jobs",
+    "OutputDataConfig": "_job_config",
+    "RelationshipType": "_detect_shared",
+    "RxNormAttribute": "_infer_rx_norm",
+    "RxNormAttributeType": "_infer_rx_norm",
+    "RxNormConcept": "_infer_rx_norm",
+    "RxNormEntity": "_infer_rx_norm",
+    "RxNormEntityCategory": "_infer_rx_norm",
+    "RxNormEntityType": "_infer_rx_norm",
+    "RxNormTrait": "_infer_rx_norm",
+    "RxNormTraitName": "_infer_rx_norm",
+    "SNOMEDCTAttribute": "_infer_snomedct",
+    "SNOMEDCTAttributeType": "_infer_snomedct",
+    "SNOMEDCTConcept": "_infer_snomedct",
+    "SNOMEDCTDetails": "_infer_snomedct",
+    "SNOMEDCTEntity": "_infer_snomedct",
+    "SNOMEDCTEntityCategory": "_infer_snomedct",
+    "SNOMEDCTEntityType": "_infer_snomedct",
+    "SNOMEDCTRelationshipType": "_infer_snomedct",
+    "SNOMEDCTTrait": "_infer_snomedct",
+    "SNOMEDCTTraitName": "_infer_snomedct",
+    "StartEntitiesDetectionV2JobRequest": "_start_entities_detection_v2_job",
+    "StartEntitiesDetectionV2JobResponse": "_start_entities_detection_v2_job",
+    "StartICD10CMInferenceJobRequest": "_start_icd10_cm_inference_job",
+    "StartICD10CMInferenceJobResponse": "_start_icd10_cm_inference_job",
+    "StartPHIDetectionJobRequest": "_start_phi_detection_job",
+    "StartPHIDetectionJobResponse": "_start_phi_detection_job",
+    "StartRxNormInferenceJobRequest": "_start_rx_norm_inference_job",
+    "StartRxNormInferenceJobResponse": "_start_rx_norm_inference_job",
+    "StartSNOMEDCTInferenceJobRequest": "_start_snomedct_inference_job",
+    "StartSNOMEDCTInferenceJobResponse": "_start_snomedct_inference_job",
+    "StopEntitiesDetectionV2JobRequest": "_stop_entities_detection_v2_job",
+    "StopEntitiesDetectionV2JobResponse": "_stop_entities_detection_v2_job",
+    "StopICD10CMInferenceJobRequest": "_stop_icd10_cm_inference_job",
+    "StopICD10CMInferenceJobResponse": "_stop_icd10_cm_inference_job",
+    "StopPHIDetectionJobRequest": "_stop_phi_detection_job",
+    "StopPHIDetectionJobResponse": "_stop_phi_detection_job",
+    "StopRxNormInferenceJobRequest": "_stop_rx_norm_inference_job",
+    "StopRxNormInferenceJobResponse": "_stop_rx_norm_inference_job",
+    "StopSNOMEDCTInferenceJobRequest": "_stop_snomedct_inference_job",
+    "StopSNOMEDCTInferenceJobResponse": "_stop_snomedct_inference_job",
+    "Trait": "_detect_shared",
+    "UnmappedAttribute": "_detect_entities_shared",
 }
 
 __all__ = [

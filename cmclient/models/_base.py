@@ -27,12 +27,14 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    GetCoreSchemaHandler,
     PlainSerializer,
     ValidationInfo,
     model_validator,
 )
+from pydantic_core import CoreSchema, PydanticKnownError, SchemaValidator, core_schema
 
-__all__ = ["RESPONSE_CONTEXT", "InputShape", "Shape", "Timestamp"]
+__all__ = ["RESPONSE_CONTEXT", "CharsetPattern", "InputShape", "Shape", "Timestamp"]
 
 #: Validation context the response parser passes: lenient about unknown members.
 RESPONSE_CONTEXT: dict[str, bool] = {"response": True}
@@ -68,6 +70,57 @@ Timestamp = Annotated[
     AfterValidator(_as_utc),
     PlainSerializer(_epoch_seconds, when_used="json"),
 ]
+
+
+class CharsetPattern:
+    """``Field(pattern=...)`` for a pattern that is one character class repeated,
+    ``^[...]*$`` or ``^[...]+$``, checked without compiling the pattern in every process.
+
+    Compiling a pattern in pydantic-core's regex engine takes from a fraction of a
+    millisecond to over one (the service's job id and name pattern, with its Unicode
+    classes), a large part of building a request model. A string matches such a pattern
+    when each of its characters is in the class, so an ASCII value is decided by a set
+    lookup in ``ascii_chars``: the ASCII characters the regex itself accepts, listed by
+    tools/generate.py. Any other value goes to that same regex, compiled on first need,
+    so the answer is pydantic's to the letter (not, say, that of whichever Unicode
+    version Python's ``unicodedata`` has). A mismatch is pydantic's own
+    ``string_pattern_mismatch`` error, with the pattern as its context.
+    """
+
+    __slots__ = ("_ascii", "_nonempty", "pattern")
+
+    def __init__(self, pattern: str, ascii_chars: str) -> None:
+        self.pattern = pattern  # also read by the CLI's help
+        self._ascii = frozenset(ascii_chars)
+        self._nonempty = pattern.rstrip("$)").endswith("+")
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def check(self, value: str) -> str:
+        if value.isascii():
+            if self._ascii.issuperset(value) and (value or not self._nonempty):
+                return value
+            raise PydanticKnownError("string_pattern_mismatch", {"pattern": self.pattern})
+        # Its error, when there is one, is pydantic's for this value (a string that is
+        # not valid Unicode, with a lone surrogate, is a string_unicode error).
+        _regex(self.pattern).validate_python(value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"CharsetPattern({self.pattern!r}, {''.join(sorted(self._ascii))!r})"
+
+
+_REGEXES: dict[str, SchemaValidator] = {}
+
+
+def _regex(pattern: str) -> SchemaValidator:
+    validator = _REGEXES.get(pattern)
+    if validator is None:
+        validator = _REGEXES[pattern] = SchemaValidator(core_schema.str_schema(pattern=pattern))
+    return validator
 
 
 class Shape(BaseModel):

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import Field
 
+from cmclient.models._base import CharsetPattern
+
 __all__ = [
     "BoundedLengthString",
     "ClientRequestTokenString",
@@ -23,20 +25,38 @@ __all__ = [
 
 BoundedLengthString = Annotated[str, Field(min_length=1, max_length=20000)]
 ClientRequestTokenString = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9-]+$")
+    str,
+    Field(min_length=1, max_length=64),
+    CharsetPattern(
+        r"^[a-zA-Z0-9-]+$", "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    ),
 ]
 IamRoleArn = Annotated[
     str, Field(min_length=20, max_length=2048, pattern=r"arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+")
 ]
 JobId = Annotated[
-    str, Field(min_length=1, max_length=32, pattern=r"^([\p{L}\p{Z}\p{N}_.:/=+\-%@]*)$")
+    str,
+    Field(min_length=1, max_length=32),
+    CharsetPattern(
+        r"^([\p{L}\p{Z}\p{N}_.:/=+\-%@]*)$",
+        " %+-./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
+    ),
 ]
 JobName = Annotated[
-    str, Field(min_length=1, max_length=256, pattern=r"^([\p{L}\p{Z}\p{N}_.:/=+\-%@]*)$")
+    str,
+    Field(min_length=1, max_length=256),
+    CharsetPattern(
+        r"^([\p{L}\p{Z}\p{N}_.:/=+\-%@]*)$",
+        " %+-./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
+    ),
 ]
-KMSKey = Annotated[str, Field(min_length=1, max_length=2048, pattern=r".*")]
+KMSKey = Annotated[str, Field(min_length=1, max_length=2048)]
 MaxResultsInteger = Annotated[int, Field(ge=1, le=500)]
 OntologyLinkingBoundedLengthString = Annotated[str, Field(min_length=1, max_length=10000)]
-S3Bucket = Annotated[str, Field(min_length=3, max_length=63, pattern=r"^[0-9a-z\.\-_]*$")]
-S3Key = Annotated[str, Field(max_length=1024, pattern=r".*")]
+S3Bucket = Annotated[
+    str,
+    Field(min_length=3, max_length=63),
+    CharsetPattern(r"^[0-9a-z\.\-_]*$", "-.0123456789_abcdefghijklmnopqrstuvwxyz"),
+]
+S3Key = Annotated[str, Field(max_length=1024)]
 String = Annotated[str, Field(min_length=1)]
