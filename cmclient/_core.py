@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic
 
@@ -27,18 +26,32 @@ from cmclient.sigv4 import SigningTemplate
 logger = logging.getLogger("cmclient")
 
 
-@dataclass(frozen=True, slots=True)
 class PreparedCall(Generic[OutputT]):
     """A validated, serialised call: everything but the signature, which each attempt
     adds. Every attempt sends ``body`` as is (so a Start*Job call keeps its
-    ClientRequestToken) and ``invocation_id`` as ``amz-sdk-invocation-id``."""
+    ClientRequestToken) and ``invocation_id`` as ``amz-sdk-invocation-id``.
 
-    operation: Operation[Any, OutputT]
-    url: str
-    headers: Mapping[str, str]
-    template: SigningTemplate
-    body: bytes
-    invocation_id: str
+    A plain class with slots: a dataclass would exec its generated methods at import,
+    0.7 ms of every cold start. The drivers only read it.
+    """
+
+    __slots__ = ("body", "headers", "invocation_id", "operation", "template", "url")
+
+    def __init__(
+        self,
+        operation: Operation[Any, OutputT],
+        url: str,
+        headers: Mapping[str, str],
+        template: SigningTemplate,
+        body: bytes,
+        invocation_id: str,
+    ) -> None:
+        self.operation = operation
+        self.url = url
+        self.headers = headers
+        self.template = template
+        self.body = body
+        self.invocation_id = invocation_id
 
 
 class ClientCore:
