@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import pickle
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -62,6 +64,25 @@ def test_credentials_repr_never_shows_secret_or_token() -> None:
     text = repr(creds) + str(creds)
     assert "AKIDVISIBLE" in text
     assert "s3cr3t" not in text and "t0k3n" not in text
+
+
+def test_credentials_are_an_immutable_value() -> None:
+    expiry = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    creds = Credentials("AKID", "SECRET", session_token="TOKEN", expiration=expiry)
+    same = Credentials("AKID", "SECRET", "TOKEN", expiry)
+    assert creds == same and hash(creds) == hash(same)
+    assert creds != Credentials("AKID", "SECRET", "OTHER", expiry)
+    assert creds != ("AKID", "SECRET", "TOKEN", expiry)
+    assert pickle.loads(pickle.dumps(creds)) == creds
+    assert copy.deepcopy(creds) == creds
+    for name in ("access_key_id", "secret_access_key", "session_token", "expiration"):
+        with pytest.raises(AttributeError):
+            setattr(creds, name, "x")
+    with pytest.raises(AttributeError):
+        creds.other = "x"  # type: ignore[attr-defined]
+    for key, secret in (("", "SECRET"), ("AKID", "")):
+        with pytest.raises(ValueError, match="non-empty"):
+            Credentials(key, secret)
 
 
 # --- environment ---------------------------------------------------------------------
