@@ -25,35 +25,43 @@ DEFAULT_MAX_CONNECTIONS = 100
 _shared_tls: ssl.SSLContext | None = None
 
 
-def tls_context(url: str) -> ssl.SSLContext:
-    """The TLS context for a client of ``url``.
+def tls_context(url: str) -> ssl.SSLContext | None:
+    """The TLS context for a client of ``url``: the process's verifying context for an
+    https endpoint, ``None`` for an http one (a mock on loopback), which never does TLS,
+    so that nothing is built for it (even a bare context costs 0.4 MiB and 1.5 ms)."""
+    return verifying_tls() if url.startswith("https:") else None
 
-    Loading the CA bundle costs about 25 ms and close to 1 MiB, and httpx does it for
-    every client it builds. An https endpoint gets one verifying context per process,
-    shared by every client (SSLContext is safe to share); an http endpoint (a mock on
-    loopback) gets a bare context that loads nothing, since it never does TLS.
-    """
+
+def verifying_tls() -> ssl.SSLContext:
+    """One verifying TLS context per process, shared by every client (SSLContext is
+    safe to share): loading the CA bundle costs about 25 ms and close to 1 MiB, and
+    httpx does it for every client it builds."""
     global _shared_tls
-    if not url.startswith("https:"):
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if _shared_tls is None:
         _shared_tls = httpx.create_ssl_context()
     return _shared_tls
 
 
-def _limits(max_connections: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+def _httpx_pool(max_connections: int, tls: ssl.SSLContext | None) -> dict[str, Any]:
+    """httpx's own pool, for a client behind a proxy. Without ``tls`` (an http
+    endpoint), a bare context: httpx would load the CA bundle for ``verify=True``."""
+    return {
+        "verify": tls or ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+        "limits": httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+    }
 
 
 def async_http_client(
-    timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext
+    timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext | None
 ) -> httpx.AsyncClient:
     """The async client's HTTP client. Its pool is ``AioHTTPTransport``, which holds its
     request rate flat under concurrency where httpcore's pool collapses. Imported
     here, so the sync client never loads asyncio. (See ``_own_pool`` for when httpx's
     pool is used instead.)"""
     if not _own_pool():
-        return httpx.AsyncClient(timeout=timeout, verify=tls, limits=_limits(max_connections))
+        return httpx.AsyncClient(timeout=timeout, **_httpx_pool(max_connections, tls))
     from cmclient._aio_transport import AioHTTPTransport
 
     transport = AioHTTPTransport(
@@ -63,13 +71,13 @@ def async_http_client(
 
 
 def sync_http_client(
-    timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext
+    timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext | None
 ) -> httpx.Client:
     """The sync client's HTTP client. Its pool is ``SyncHTTPTransport`` on
     http.client, which spares a cold start the import of httpcore (and anyio, h11,
     certifi). (See ``_own_pool`` for when httpx's pool is used instead.)"""
     if not _own_pool():
-        return httpx.Client(timeout=timeout, verify=tls, limits=_limits(max_connections))
+        return httpx.Client(timeout=timeout, **_httpx_pool(max_connections, tls))
     from cmclient._sync_transport import SyncHTTPTransport
 
     transport = SyncHTTPTransport(
