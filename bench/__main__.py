@@ -16,7 +16,7 @@ from bench import cold_start, common, concurrency, memory, mock_server, signing,
 SECTIONS = ("cold", "warm", "async", "signing", "memory", "mock")
 
 FULL = {
-    "cold": {"runs": 15},
+    "cold": {"runs": 25},
     "warm": {"rounds": 15, "calls": 400},
     "async": {"levels": (1, 64, 256), "rounds": 4, "requests": 3000, "seconds": 1.0},
     "signing": {"rounds": 15, "calls": 5000},
