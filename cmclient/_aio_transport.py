@@ -72,7 +72,7 @@ from typing import Any
 import h11
 import httpx
 
-from cmclient._pool_rules import Origin, may_resend, mocked, origin_of
+from cmclient._pool_rules import Origin, PoolSettings, may_resend, mocked, origin_of
 
 __all__ = ["AioHTTPTransport", "SocketOption"]
 
@@ -436,21 +436,11 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._discard()
 
 
-class AioHTTPTransport(httpx.AsyncBaseTransport):
+class AioHTTPTransport(PoolSettings, httpx.AsyncBaseTransport):
     """An ``httpx.AsyncBaseTransport``: HTTP/1.1 keep-alive pools on asyncio (see the
-    module docstring for reuse, resending and limits).
-
-    ``max_connections`` caps the connections open at once, over all origins.
-    ``ssl_context`` is used for ``https`` URLs (default: ``httpx.create_ssl_context()``,
-    verifying as httpx does, built at the first https request). ``socket_options`` are
-    set on each new socket before it connects (TCP_NODELAY is always set).
-    ``keepalive_expiry`` (seconds, or ``None``) drops connections idle that long
-    before reusing them.
-    ``all_requests_idempotent`` lets a request of any method be resent once when a
-    reused connection turns out to be closed before any response byte arrived.
-
-    Timeouts come from each request's ``extensions["timeout"]`` (httpx puts its
-    ``connect``, ``read``, ``write`` and ``pool`` limits there).
+    module docstring for reuse, resending and limits, and ``PoolSettings`` for the
+    arguments). ``socket_options`` are set on each new socket before it connects
+    (TCP_NODELAY is always set).
     """
 
     def __init__(
@@ -462,13 +452,11 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float | None = 5.0,
         all_requests_idempotent: bool = False,
     ) -> None:
-        if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
-        self._max_connections = max_connections
-        self._ssl_context = ssl_context
+        super().__init__(
+            max_connections=max_connections, ssl_context=ssl_context,
+            keepalive_expiry=keepalive_expiry, all_requests_idempotent=all_requests_idempotent,
+        )
         self._socket_options = list(socket_options or ())
-        self._keepalive_expiry = keepalive_expiry
-        self._resend_any = all_requests_idempotent
         self._pool: _Pool | None = None
         self._fallback: httpx.AsyncHTTPTransport | None = None
         self._closed = False
@@ -594,21 +582,10 @@ class AioHTTPTransport(httpx.AsyncBaseTransport):
             return sock
         raise last or OSError(f"No address found for {host}")
 
-    def _tls(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
-        return self._ssl_context
-
     def _httpcore(self) -> httpx.AsyncHTTPTransport:
         if self._fallback is None:
             self._fallback = httpx.AsyncHTTPTransport(
-                verify=self._ssl_context or True,
-                limits=httpx.Limits(
-                    max_connections=self._max_connections,
-                    max_keepalive_connections=self._max_connections,
-                    keepalive_expiry=self._keepalive_expiry,
-                ),
-                socket_options=self._socket_options or None,
+                **self._fallback_options(), socket_options=self._socket_options or None
             )
         return self._fallback
 

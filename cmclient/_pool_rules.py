@@ -1,10 +1,11 @@
 """The rules both of cmclient's connection pools follow (``_sync_transport`` on
-http.client, ``_aio_transport`` on asyncio): which pool a request goes to, when a
-request may be sent again on a fresh connection, and when to step aside for a test
-library that mocks httpx. Pure code; no I/O, no asyncio."""
+http.client, ``_aio_transport`` on asyncio): the settings they take, which pool a
+request goes to, when a request may be sent again on a fresh connection, and when to
+step aside for a test library that mocks httpx. Pure code; no I/O, no asyncio."""
 
 from __future__ import annotations
 
+import ssl
 import sys
 from typing import Any
 
@@ -53,3 +54,49 @@ def mocked(asynchronous: bool) -> bool:
         not in ("httpcore", "httpx")
         for owner in owners
     )
+
+
+class PoolSettings:
+    """What both transports are built with, and what they derive from it.
+
+    ``max_connections`` caps the connections open at once, over all origins.
+    ``ssl_context`` is used for ``https`` URLs (default: ``httpx.create_ssl_context()``,
+    verifying as httpx does, built at the first https request). ``keepalive_expiry``
+    (seconds, or ``None``) drops connections idle that long before reusing them.
+    ``all_requests_idempotent`` lets a request of any method be resent once when a
+    reused connection turns out to be closed before any response byte arrived.
+    Timeouts come from each request's ``extensions["timeout"]`` (httpx puts its
+    ``connect``, ``read``, ``write`` and ``pool`` limits there).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
+        keepalive_expiry: float | None = 5.0,
+        all_requests_idempotent: bool = False,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self._max_connections = max_connections
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._resend_any = all_requests_idempotent
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
+
+    def _fallback_options(self) -> dict[str, Any]:
+        """The same settings for httpx's own transport (``httpx.HTTPTransport`` or its
+        async twin), used while a test library mocks it."""
+        return {
+            "verify": self._ssl_context or True,
+            "limits": httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+                keepalive_expiry=self._keepalive_expiry,
+            ),
+        }

@@ -47,7 +47,7 @@ from typing import Any
 
 import httpx
 
-from cmclient._pool_rules import Origin, may_resend, mocked, origin_of
+from cmclient._pool_rules import Origin, PoolSettings, may_resend, mocked, origin_of
 
 __all__ = ["SyncHTTPTransport"]
 
@@ -354,17 +354,10 @@ def _exchange(
         raise _read_failure(exc, request, "reading the response") from exc
 
 
-class SyncHTTPTransport(httpx.BaseTransport):
+class SyncHTTPTransport(PoolSettings, httpx.BaseTransport):
     """An ``httpx.BaseTransport``: HTTP/1.1 keep-alive pools on ``http.client`` (see
-    the module docstring for reuse, resending and limits).
-
-    ``max_connections`` caps the connections open at once, over all origins.
-    ``ssl_context`` is used for ``https`` URLs (default: ``httpx.create_ssl_context()``,
-    verifying as httpx does, built at the first https request). ``keepalive_expiry``
-    (seconds, or ``None``) drops connections idle that long before reusing them.
-    ``all_requests_idempotent`` lets a request of any method be resent once when a
-    reused connection turns out to be closed before any response byte arrived.
-    """
+    the module docstring for reuse, resending and limits, and ``PoolSettings`` for the
+    arguments)."""
 
     def __init__(
         self,
@@ -374,12 +367,10 @@ class SyncHTTPTransport(httpx.BaseTransport):
         keepalive_expiry: float | None = 5.0,
         all_requests_idempotent: bool = False,
     ) -> None:
-        if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
-        self._max_connections = max_connections
-        self._ssl_context = ssl_context
-        self._keepalive_expiry = keepalive_expiry
-        self._resend_any = all_requests_idempotent
+        super().__init__(
+            max_connections=max_connections, ssl_context=ssl_context,
+            keepalive_expiry=keepalive_expiry, all_requests_idempotent=all_requests_idempotent,
+        )
         self._pool = _Pool(max_connections)
         self._fallback: httpx.HTTPTransport | None = None
 
@@ -454,21 +445,9 @@ class SyncHTTPTransport(httpx.BaseTransport):
         logger.debug("connected to %s:%d (%s)", host, port, scheme)
         return _Connection(origin, connection)
 
-    def _tls(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
-        return self._ssl_context
-
     def _httpcore(self) -> httpx.HTTPTransport:
         if self._fallback is None:
-            self._fallback = httpx.HTTPTransport(
-                verify=self._ssl_context or True,
-                limits=httpx.Limits(
-                    max_connections=self._max_connections,
-                    max_keepalive_connections=self._max_connections,
-                    keepalive_expiry=self._keepalive_expiry,
-                ),
-            )
+            self._fallback = httpx.HTTPTransport(**self._fallback_options())
         return self._fallback
 
     def close(self) -> None:
