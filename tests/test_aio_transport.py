@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import httpx
 import pytest
 
 from cmclient._aio_transport import AioHTTPTransport
+from tests.tls_certs import self_signed
 
 LIMIT = 30.0  # seconds any one test may take
 
@@ -691,34 +690,8 @@ def test_cancelled_requests_leak_no_slots() -> None:
 # -- TLS ---------------------------------------------------------------------------------
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made with trustme if installed, else the
-    openssl command; the test is skipped when neither is available."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    try:
-        import trustme
-    except ImportError:
-        pass
-    else:
-        ca = trustme.CA()
-        leaf = ca.issue_cert("127.0.0.1")
-        leaf.private_key_and_cert_chain_pem.write_to_path(str(key))
-        ca.cert_pem.write_to_path(str(cert))
-        return cert, key
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("neither trustme nor the openssl command is available to make a test certificate")
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=30,
-    )
-    return cert, key
-
-
 def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
     trusting = ssl.create_default_context(cafile=str(cert))

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +27,7 @@ import pytest
 
 import cmclient._sync_transport as sync_transport
 from cmclient._sync_transport import SyncHTTPTransport
+from tests.tls_certs import self_signed
 
 LIMIT = 10.0  # seconds a stalled handler waits at most (the server's exit ends it sooner)
 
@@ -1074,34 +1073,8 @@ def test_close_ends_idle_connections_and_in_flight_ones_when_they_finish() -> No
 # -- TLS ---------------------------------------------------------------------------------
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made with trustme if installed, else the
-    openssl command; the test is skipped when neither is available."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    try:
-        import trustme
-    except ImportError:
-        pass
-    else:
-        ca = trustme.CA()
-        leaf = ca.issue_cert("127.0.0.1")
-        leaf.private_key_and_cert_chain_pem.write_to_path(str(key))
-        ca.cert_pem.write_to_path(str(cert))
-        return cert, key
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("neither trustme nor the openssl command is available to make a test certificate")
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=30,
-    )
-    return cert, key
-
-
 def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
     trusting = ssl.create_default_context(cafile=str(cert))
