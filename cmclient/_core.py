@@ -40,7 +40,7 @@ class PreparedCall(Generic[OutputT]):
     def __init__(
         self,
         operation: Operation[Any, OutputT],
-        url: str,
+        url: httpx.URL,
         headers: Mapping[str, str],
         template: SigningTemplate,
         body: bytes,
@@ -75,7 +75,8 @@ class ClientCore:
         self.endpoint_url = self.config.endpoint_url
         # The operation is POSTed to the endpoint's own path: "/" for AWS, "/custom/"
         # for an endpoint configured as https://host/custom (Smithy AwsJson11HostWithPath).
-        self.url = str(httpx.URL(self.endpoint_url + "/"))
+        self._http_url = httpx.URL(self.endpoint_url + "/")  # parsed once, not per call
+        self.url = str(self._http_url)
         self.credentials = resolve_provider(credentials, config=self.config, environ=environ)
         #: Added to connection errors when the service's own endpoint for a region
         #: that does not host it cannot be reached.
@@ -103,7 +104,7 @@ class ClientCore:
             shape = self._shapes[operation.name] = (
                 headers, SigningTemplate("POST", self.url, headers)
             )
-        return PreparedCall(operation, self.url, shape[0], shape[1], body, uuid4())
+        return PreparedCall(operation, self._http_url, shape[0], shape[1], body, uuid4())
 
     def sign(
         self,
