@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +175,60 @@ def test_async_call_from_cold_works_and_builds_only_its_models() -> None:
     report = run_cold(_ASYNC)
     assert report["async_client"] is True
     _check_only_describe_models(report)
+
+
+_SYNC_OWN_POOL = '''
+import json, sys
+from cmclient import ComprehendMedical, Credentials
+
+with ComprehendMedical(region="us-east-1", credentials=Credentials("AKID", "SECRET"),
+                       endpoint_url=sys.argv[1]) as client:
+    result = client.describe_entities_detection_v2_job(job_id="5c9d7a1e0f3b4a2c8e6d1f7a9b3c5e2d")
+props = result.comprehend_medical_async_job_properties
+print(json.dumps({"status": props.job_status.value, "modules": sorted(sys.modules)}))
+'''
+
+
+class _Describe(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"ComprehendMedicalAsyncJobProperties": {
+            "JobId": "5c9d7a1e0f3b4a2c8e6d1f7a9b3c5e2d", "JobStatus": "COMPLETED"}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("x-amzn-RequestId", "req-1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_sync_client_from_cold_loads_neither_httpcore_nor_anyio_nor_a_ca_bundle() -> None:
+    # The sync client's own pool on http.client (which httpx has loaded already): httpx's
+    # default transport would import httpcore, anyio, h11 and certifi on a cold start.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Describe)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("AWS_") and not k.lower().endswith("_proxy")}
+        env["PYTHONPATH"] = str(ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", _SYNC_OWN_POOL, f"http://127.0.0.1:{server.server_port}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["status"] == "COMPLETED"
+    loaded = {name.partition(".")[0] for name in report["modules"]}
+    assert "cmclient" in loaded
+    assert not loaded & {"httpcore", "anyio", "h11", "certifi", "asyncio"}, sorted(
+        loaded & {"httpcore", "anyio", "h11", "certifi", "asyncio"})
