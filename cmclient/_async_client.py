@@ -22,6 +22,7 @@ from cmclient._http import (
     DEFAULT_TIMEOUT,
     abounded,
     as_timeout,
+    asend,
     asleep,
     async_http_client,
     call_timeout_error,
@@ -95,9 +96,12 @@ class AsyncComprehendMedical(AsyncOperations):
             raise errors.ConfigurationError("call_timeout must be a positive number of seconds")
         self._call_timeout = call_timeout
         self._owns_http = http_client is None
-        self._http = http_client or async_http_client(
-            self._timeout, max_connections, tls_context(self._core.url)
-        )
+        self._own_transport: httpx.AsyncBaseTransport | None = None
+        if http_client is None:
+            http_client, self._own_transport = async_http_client(
+                self._timeout, max_connections, tls_context(self._core.url)
+            )
+        self._http = http_client
 
     @property
     def region(self) -> str:
@@ -209,7 +213,7 @@ class AsyncComprehendMedical(AsyncOperations):
             "POST", call.url, content=call.body, headers=headers, timeout=timeout
         )
         try:
-            response = await self._http.send(request, stream=True)
+            response = await asend(self._http, self._own_transport, request)
             try:
                 if deadline is None:
                     body = await response.aread()

@@ -25,6 +25,7 @@ from cmclient._http import (
     bounded,
     call_timeout_error,
     longest,
+    send,
     sleep,
     sync_http_client,
     tls_context,
@@ -96,9 +97,12 @@ class ComprehendMedical(SyncOperations):
             raise errors.ConfigurationError("call_timeout must be a positive number of seconds")
         self._call_timeout = call_timeout
         self._owns_http = http_client is None
-        self._http = http_client or sync_http_client(
-            self._timeout, max_connections, tls_context(self._core.url)
-        )
+        self._own_transport: httpx.BaseTransport | None = None
+        if http_client is None:
+            http_client, self._own_transport = sync_http_client(
+                self._timeout, max_connections, tls_context(self._core.url)
+            )
+        self._http = http_client
 
     @property
     def region(self) -> str:
@@ -210,7 +214,7 @@ class ComprehendMedical(SyncOperations):
             "POST", call.url, content=call.body, headers=headers, timeout=timeout
         )
         try:
-            response = self._http.send(request, stream=True)
+            response = send(self._http, self._own_transport, request)
             try:
                 if deadline is None:
                     body = response.read()

@@ -39,20 +39,23 @@ def may_resend(request: httpx.Request, all_requests_idempotent: bool) -> bool:
 
 
 def mocked(asynchronous: bool) -> bool:
-    """Whether a test library has patched httpx's default transport (pytest-httpx) or
-    httpcore's pool (respx), sync or async: a request is then meant to be mocked and
-    goes through them. httpcore is looked at only if something imported it: nobody
-    can have patched a module that was never loaded (and cmclient's sync path does
-    not load it)."""
+    """Whether a test library is intercepting httpx, sync or async: pytest-httpx patches
+    httpx's default transport, respx patches httpcore's pool (``using="httpcore"``, its
+    default) or the client's choice of transport (``using="httpx"``). Requests are then
+    meant to be mocked and must go through them. httpcore is looked at only if
+    something imported it: nobody can have patched a module that was never loaded (and
+    cmclient's sync path does not load it)."""
     prefix, method = ("Async", "handle_async_request") if asynchronous else ("", "handle_request")
-    owners: list[Any] = [getattr(httpx, f"{prefix}HTTPTransport")]
+    patchable: list[Any] = [
+        getattr(getattr(httpx, f"{prefix}HTTPTransport"), method),
+        getattr(httpx, f"{prefix}Client")._transport_for_url,
+    ]
     httpcore = sys.modules.get("httpcore")
     if httpcore is not None:
-        owners.append(getattr(httpcore, f"{prefix}ConnectionPool"))
+        patchable.append(getattr(getattr(httpcore, f"{prefix}ConnectionPool"), method))
     return any(
-        getattr(getattr(owner, method), "__module__", "").partition(".")[0]
-        not in ("httpcore", "httpx")
-        for owner in owners
+        getattr(function, "__module__", "").partition(".")[0] not in ("httpcore", "httpx")
+        for function in patchable
     )
 
 

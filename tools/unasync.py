@@ -38,6 +38,8 @@ SUBSTITUTIONS = [
     (r"\b_async_api\b", "_api"),
     (r"\basyncio\.sleep\b", "time.sleep"),
     (r"\basleep\b", "sleep"),
+    (r"\basend\b", "send"),
+    (r"\bAsyncBaseTransport\b", "BaseTransport"),
     (r"\babounded\b", "bounded"),
     (r"\baread\b", "read"),
     (r"\baiter_bytes\b", "iter_bytes"),
