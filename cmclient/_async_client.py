@@ -32,6 +32,7 @@ from cmclient._http import (
     within,
 )
 from cmclient._operation import Operation, OutputT
+from cmclient._pool_rules import DEADLINE
 from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
 from cmclient.credentials import CredentialProvider, Credentials
 
@@ -206,11 +207,14 @@ class AsyncComprehendMedical(AsyncOperations):
         deadline: float | None,
         state: CallState,
     ) -> tuple[httpx.Response, bytes]:
-        """One exchange: the response and its whole body. With a deadline the body is
-        read chunk by chunk and the deadline checked after each, so a slow trickle of
-        bytes cannot outlast the call timeout."""
+        """One exchange: the response and its whole body. A deadline goes with the
+        request (``DEADLINE``), for a transport that can stop every wait at it (the
+        sync client's own pool), and the body is read chunk by chunk with the deadline
+        checked after each, so a slow trickle of bytes cannot outlast the call timeout
+        through any transport."""
         request = self._http.build_request(
-            "POST", call.url, content=call.body, headers=headers, timeout=timeout
+            "POST", call.url, content=call.body, headers=headers, timeout=timeout,
+            extensions=None if deadline is None else {DEADLINE: deadline},
         )
         try:
             response = await asend(self._http, self._own_transport, request)

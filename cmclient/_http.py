@@ -171,9 +171,11 @@ _NO_SCOPE = nullcontext()
 
 def bounded(seconds: float, operation_name: str, state: Any) -> AbstractContextManager[None]:
     """The sync driver's whole-call bound: nothing to set up, since it checks the
-    deadline before each attempt and between the chunks of each response body, and
-    cuts every attempt's timeouts to the time left. (It can overrun ``seconds`` by at
-    most one read timeout, itself cut to the time left when the attempt began.)"""
+    deadline before each attempt and between the chunks of each response body, cuts
+    every attempt's timeouts to the time left, and hands the deadline to the
+    transport, whose own pool lets no wait go past it. (Through a caller's
+    ``http_client``, or httpx's pool behind a proxy, a call can overrun ``seconds`` by
+    at most one read timeout, itself cut to the time left when the attempt began.)"""
     return _NO_SCOPE
 
 

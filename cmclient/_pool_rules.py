@@ -11,6 +11,12 @@ from typing import Any
 
 import httpx
 
+#: A request extension: a ``time.monotonic()`` deadline for the whole exchange, which
+#: cmclient's drivers set from ``call_timeout``. The sync transport lets no wait
+#: (connecting, sending, each receive) go past it; the async driver needs none, since
+#: it bounds the whole call with a cancel scope.
+DEADLINE = "cmclient.deadline"
+
 #: A pool key: scheme, host, port.
 Origin = tuple[str, str, int]
 

@@ -35,6 +35,7 @@ tests mocking httpx keep intercepting them.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import logging
 import select
@@ -47,7 +48,14 @@ from typing import Any
 
 import httpx
 
-from cmclient._pool_rules import Origin, PoolSettings, may_resend, mocked, origin_of
+from cmclient._pool_rules import (
+    DEADLINE,
+    Origin,
+    PoolSettings,
+    may_resend,
+    mocked,
+    origin_of,
+)
 
 __all__ = ["SyncHTTPTransport"]
 
@@ -69,56 +77,134 @@ class _Unanswered(Exception):
     """The connection ended (EOF or reset) before a byte of the response arrived."""
 
 
-class _HeadReader:
-    """Stands in for a response's reader while http.client reads the head, keeping
-    the last line read: a head ends in a blank line, but http.client also takes EOF
-    for its end (and a head cut short for a whole one)."""
+def _within(timeout: float | None, deadline: float | None) -> float | None:
+    """``timeout`` cut to the time left before ``deadline``; TimeoutError once it passed."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("The request's deadline passed")
+    return left if timeout is None else min(timeout, left)
 
-    def __init__(self, reader: Any) -> None:
-        self.reader = reader
+
+class _Limits:
+    """How long the response now being read may take: each receive waits at most
+    ``read`` seconds and never past ``deadline`` (a ``time.monotonic()`` value, or
+    ``None``). Set per request, read by the connection's ``_Reader``."""
+
+    __slots__ = ("deadline", "read")
+
+    def __init__(self) -> None:
+        self.read: float | None = None
+        self.deadline: float | None = None
+
+
+class _Reader:
+    """The reader a response reads its socket through, in place of http.client's own.
+
+    Every method receives from the socket at most once per step and sets the socket's
+    timeout before it from ``limits``, so a server that trickles bytes (each within
+    the read timeout) cannot hold a read open past the request's deadline. It keeps
+    the last line read: a response head ends in a blank line, but http.client also
+    takes EOF for its end (and a head cut short for a whole one). It offers what
+    ``http.client.HTTPResponse`` calls on its reader.
+    """
+
+    def __init__(self, raw: Any, sock: socket.socket, limits: _Limits) -> None:
+        self._raw = raw  # the socket's buffered reader (socket.makefile("rb"))
+        self._sock = sock
+        self._limits = limits
         self.line = b"\r\n"
 
+    def _arm(self) -> None:
+        self._sock.settimeout(_within(self._limits.read, self._limits.deadline))
+
+    def peek(self, size: int = 0) -> bytes:
+        self._arm()
+        data: bytes = self._raw.peek(size)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        self._arm()
+        data: bytes = self._raw.read1(size)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        parts = []
+        wanted = -1 if size is None or size < 0 else size
+        while wanted != 0:
+            part = self.read1(wanted if wanted > 0 else _CHUNK)
+            if not part:
+                break
+            parts.append(part)
+            if wanted > 0:
+                wanted -= len(part)
+        return b"".join(parts)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
     def readline(self, limit: int = -1) -> bytes:
-        self.line = self.reader.readline(limit)
+        line = bytearray()
+        while limit < 0 or len(line) < limit:
+            buffered = self.peek(1)  # receives only when nothing is buffered
+            if not buffered:
+                break
+            end = buffered.find(b"\n") + 1 or len(buffered)
+            if limit >= 0:
+                end = min(end, limit - len(line))
+            line += self._raw.read(end)  # all buffered: no receive
+            if line.endswith(b"\n"):
+                break
+        self.line = bytes(line)
         return self.line
 
+    def flush(self) -> None:
+        self._raw.flush()
+
     def close(self) -> None:
-        self.reader.close()
+        self._raw.close()
 
 
 class _Response(http.client.HTTPResponse):
-    """``HTTPResponse`` telling "no response at all" (``_Unanswered``) from a response
-    that began and broke, and refusing a head cut short."""
+    """``HTTPResponse`` reading through a ``_Reader``, telling "no response at all"
+    (``_Unanswered``) from a response that began and broke, and refusing a head cut
+    short."""
+
+    def __init__(self, sock: socket.socket, *args: Any, limits: _Limits, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp = _Reader(self.fp, sock, limits)  # type: ignore[assignment]
 
     def begin(self) -> None:
         reader = self.fp
+        assert isinstance(reader, _Reader)
         try:
             arrived = reader.peek(1)  # waits (read timeout) for the first byte
         except (ConnectionResetError, BrokenPipeError) as exc:
             raise _Unanswered from exc
         if not arrived:
             raise _Unanswered
-        head = _HeadReader(reader)
-        self.fp = head  # type: ignore[assignment]
-        try:
-            super().begin()
-        finally:
-            if self.fp is head:  # type: ignore[comparison-overlap]
-                self.fp = reader
-        if not head.line:
+        super().begin()
+        if not reader.line:
             raise http.client.IncompleteRead(b"")  # EOF before the blank line
 
 
 class _Connection:
     """One client connection and what the pool needs to know about it."""
 
-    __slots__ = ("http", "idle_since", "origin", "served")
+    __slots__ = ("http", "idle_since", "limits", "origin", "served")
 
     def __init__(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
         self.origin = origin
         self.http = connection
         self.served = 0  # completed exchanges: > 0 means a reused connection
         self.idle_since = 0.0
+        self.limits = _Limits()
+        connection.response_class = functools.partial(  # type: ignore[assignment]
+            _Response, limits=self.limits
+        )
 
     def usable(self, now: float, keepalive_expiry: float | None) -> bool:
         """Whether an idle connection may carry another request: still open, not idle
@@ -301,10 +387,14 @@ def _read_failure(exc: OSError | http.client.HTTPException, request: httpx.Reque
 
 
 def _exchange(
-    conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+    conn: _Connection,
+    request: httpx.Request,
+    timeouts: dict[str, float | None],
+    deadline: float | None,
 ) -> http.client.HTTPResponse:
-    """Send ``request`` and read the response head. Raises ``_Stale`` when a reused
-    connection turns out closed before a byte of the response arrived."""
+    """Send ``request`` and read the response head, within ``deadline`` too if there
+    is one. Raises ``_Stale`` when a reused connection turns out closed before a byte
+    of the response arrived."""
     h = conn.http
     reused = conn.served > 0
     sock = h.sock
@@ -322,8 +412,8 @@ def _exchange(
     except ValueError as exc:  # a header or target http.client refuses to send
         raise httpx.LocalProtocolError(str(exc), request=request) from exc
     chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-    sock.settimeout(timeouts.get("write"))
     try:
+        sock.settimeout(_within(timeouts.get("write"), deadline))
         if chunked:
             h.endheaders(iter(stream), encode_chunked=True)
         else:
@@ -339,7 +429,8 @@ def _exchange(
         if reused:
             raise _Stale(error) from exc
         raise error from exc
-    sock.settimeout(timeouts.get("read"))
+    conn.limits.read = timeouts.get("read")
+    conn.limits.deadline = deadline
     try:
         return h.getresponse()
     except _Unanswered as exc:
@@ -379,22 +470,23 @@ class SyncHTTPTransport(PoolSettings, httpx.BaseTransport):
             return self._httpcore().handle_request(request)
         origin = origin_of(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
+        deadline: float | None = request.extensions.get(DEADLINE)
         pool = self._pool
         conn = pool.acquire(origin, timeouts.get("pool"), self._keepalive_expiry, request)
         try:
             if conn is None:
-                conn = self._connect(origin, timeouts.get("connect"), request)
+                conn = self._connect(origin, timeouts.get("connect"), deadline, request)
             try:
-                response = _exchange(conn, request, timeouts)
+                response = _exchange(conn, request, timeouts, deadline)
             except _Stale as stale:
                 conn.close()
                 if not may_resend(request, self._resend_any):
                     raise stale.error from stale.error.__cause__
                 logger.debug("%s:%d closed a kept-alive connection under the request; "
                              "sending it again on a new one", origin[1], origin[2])
-                conn = self._connect(origin, timeouts.get("connect"), request)
+                conn = self._connect(origin, timeouts.get("connect"), deadline, request)
                 try:
-                    response = _exchange(conn, request, timeouts)
+                    response = _exchange(conn, request, timeouts, deadline)
                 except _Stale as again:
                     raise again.error from again.error.__cause__
         except BaseException:
@@ -416,9 +508,15 @@ class SyncHTTPTransport(PoolSettings, httpx.BaseTransport):
         )
 
     def _connect(
-        self, origin: Origin, timeout: float | None, request: httpx.Request
+        self, origin: Origin, timeout: float | None, deadline: float | None,
+        request: httpx.Request,
     ) -> _Connection:
         scheme, host, port = origin
+        try:
+            timeout = _within(timeout, deadline)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(f"Timed out connecting to {host}:{port}",
+                                       request=request) from exc
         connection: http.client.HTTPConnection
         if scheme == "https":
             connection = http.client.HTTPSConnection(
@@ -430,7 +528,6 @@ class SyncHTTPTransport(PoolSettings, httpx.BaseTransport):
         # codec, loading it (~1 ms of a cold start); httpx's URL holds it already
         # IDNA-encoded, so ASCII.
         connection._create_connection = _create_connection  # type: ignore[attr-defined]
-        connection.response_class = _Response
         try:
             connection.connect()
         except TimeoutError as exc:

@@ -147,19 +147,22 @@ class Stall:
 
 @dataclass
 class Trickle:
-    """Send a response one byte every ``interval`` seconds (until the client leaves)."""
+    """Send a response's body (or, with ``head``, the whole response from its first
+    byte) one byte every ``interval`` seconds, until the client leaves."""
 
     interval: float
     body: bytes = b'{"JobId": "' + b"x" * 200 + b'"}'
+    head: bool = False
 
     def perform(self, sock: socket.socket, request: Recorded, server: FaultServer) -> bool:
         data = _head(200, {"Content-Type": "application/x-amz-json-1.1"}, len(self.body)) + self.body
+        slow = data if self.head else self.body
         try:
-            sock.sendall(data[:-len(self.body)])
-            for i in range(len(self.body)):
+            sock.sendall(data[:len(data) - len(slow)])
+            for i in range(len(slow)):
                 if server._stopping.wait(self.interval):
                     break
-                sock.sendall(self.body[i:i + 1])
+                sock.sendall(slow[i:i + 1])
         except OSError:
             pass
         sock.close()

@@ -300,6 +300,19 @@ def test_a_slow_trickle_cannot_outlast_the_call_timeout(kind: str, server: Fault
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_trickled_response_head_cannot_outlast_the_call_timeout(
+    kind: str, server: FaultServer
+) -> None:
+    # Every byte of the head arrives well within the read timeout, so only the call's
+    # deadline can end this: the sync pool cuts each receive to it.
+    server.script(Trickle(0.05, head=True))  # a head of ~150 bytes: 7 seconds and more
+    outcome = one(kind, server, timeout=5.0, call_timeout=1.0)
+    assert isinstance(outcome.error, errors.ClientTimeoutError)
+    assert 0.9 <= outcome.elapsed < 1.0 + 0.6
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_call_timeout_covers_backoff_and_every_attempt(kind: str, server: FaultServer) -> None:
     server.script(*[throttled()] * 10)
     outcome = one(kind, server, setup=always_max_jitter, max_attempts=10,

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 import cmclient._sync_transport as sync_transport
+from cmclient._pool_rules import DEADLINE
 from cmclient._sync_transport import SyncHTTPTransport
 from tests.tls_certs import self_signed
 
@@ -461,6 +462,47 @@ def test_read_timeout_mid_body_closes_the_connection() -> None:
             with http.stream("GET", server.url) as response, pytest.raises(httpx.ReadTimeout):
                 response.read()
             assert pool_state(transport) == (0, 0)
+
+
+@pytest.mark.parametrize("what", ["head", "body", "chunked body"])
+def test_a_trickle_within_the_read_timeout_ends_at_the_request_deadline(what: str) -> None:
+    # One byte every 50 ms never trips a 5 s read timeout; only the deadline the
+    # request carries can end the exchange, and it cuts every receive to it.
+    chunked = what == "chunked body"
+    whole = (head(200, {"Transfer-Encoding": "chunked"}) + b"c8\r\n" + b"x" * 200 + b"\r\n0\r\n\r\n"
+             if chunked else head(200, length=200) + b"x" * 200)
+    fast = 0 if what == "head" else whole.index(b"\r\n\r\n") + 4 + (5 if chunked else 0)
+
+    def trickle(request: Request, sock: socket.socket) -> bool:
+        sock.sendall(whole[:fast])
+        for byte in whole[fast:]:
+            if request.server.stopping.wait(0.05):
+                break
+            sock.sendall(bytes([byte]))
+        return False
+
+    with Server(trickle) as server:
+        transport = SyncHTTPTransport()
+        with client(transport, httpx.Timeout(5.0)) as http:
+            started = time.monotonic()
+            request = http.build_request(
+                "GET", server.url, extensions={DEADLINE: started + 0.5})
+            with pytest.raises(httpx.ReadTimeout):
+                http.send(request).read()
+            assert 0.45 < time.monotonic() - started < 1.5
+            assert pool_state(transport) == (0, 0)
+
+
+def test_a_deadline_already_passed_is_a_connect_timeout_without_connecting() -> None:
+    with Server() as server:
+        transport = SyncHTTPTransport()
+        with client(transport) as http:
+            request = http.build_request(
+                "GET", server.url, extensions={DEADLINE: time.monotonic() - 1})
+            with pytest.raises(httpx.ConnectTimeout):
+                http.send(request)
+            assert pool_state(transport) == (0, 0)
+        assert server.connections == 0
 
 
 def test_write_timeout_when_the_server_does_not_read() -> None:
