@@ -25,6 +25,9 @@ CONTENDERS = {
     "cmclient": "cold_cmclient.py",
     "boto3": "cold_boto3.py",
     "floor": "cold_floor.py",
+    # For reference, no goal: the floor with its result validated into two minimal
+    # pydantic models, what pydantic alone adds to the floor's cold start.
+    "floor_pydantic": "cold_floor_pydantic.py",
     "python": "cold_python.py",  # the bare interpreter, for reference
 }
 
