@@ -172,23 +172,25 @@ def report(r: dict[str, Any]) -> str:
                 lines.append(f"   {name:22} {_fmt(row['wall_ms']):>24} {_fmt(row['cpu_ms']):>24} "
                              f"{_fmt(row['peak_rss_mib']):>22}")
         split = "   split ms (import / build / call):"
-        for name in ("cmclient", "boto3", "floor", "floor_pydantic"):
+        for name in ("cmclient", "boto3", "floor", "floor_pydantic", "floor_core"):
             row = r["cold"].get(name)
             if row:
                 split += (f" {name} {row['import_ms']['median']:.0f}/"
                           f"{row['build_ms']['median']:.0f}/{row['call_ms']['median']:.0f}")
         lines.append(split)
-        least = (_ratio(_median(r, "cold", "floor_pydantic", "wall_ms"),
-                        _median(r, "cold", "floor", "wall_ms")),
-                 _ratio(_median(r, "cold", "floor_pydantic", "wall_ms"),
-                        _median(r, "cold", "boto3", "wall_ms")),
-                 _ratio(_median(r, "cold", "floor_pydantic", "peak_rss_mib"),
-                        _median(r, "cold", "boto3", "peak_rss_mib")))
-        if None not in least:
-            lines.append(
-                f"   floor_pydantic (the floor, its result validated into two minimal "
-                f"pydantic models): {least[0]:.3f}x the floor, {least[1]:.3f}x boto3; "
-                f"peak RSS {least[2]:.3f}x boto3")
+        for name, what in (
+            ("floor_pydantic", "its result validated into two minimal pydantic models"),
+            ("floor_core", "the same validated by pydantic-core alone"),
+        ):
+            ratios = (_ratio(_median(r, "cold", name, "wall_ms"),
+                             _median(r, "cold", "floor", "wall_ms")),
+                      _ratio(_median(r, "cold", name, "wall_ms"),
+                             _median(r, "cold", "boto3", "wall_ms")),
+                      _ratio(_median(r, "cold", name, "peak_rss_mib"),
+                             _median(r, "cold", "boto3", "peak_rss_mib")))
+            if None not in ratios:
+                lines.append(f"   {name} (the floor, {what}): {ratios[0]:.3f}x the floor, "
+                             f"{ratios[1]:.3f}x boto3; peak RSS {ratios[2]:.3f}x boto3")
     if "warm" in r:
         lines.append("\n2. warm sync call, us per call")
         for name, row in r["warm"].items():

@@ -28,6 +28,9 @@ CONTENDERS = {
     # For reference, no goal: the floor with its result validated into two minimal
     # pydantic models, what pydantic alone adds to the floor's cold start.
     "floor_pydantic": "cold_floor_pydantic.py",
+    # For reference, no goal: the same validated by pydantic-core alone, into plain
+    # classes, what a cold path without pydantic (but with its validation core) costs.
+    "floor_core": "cold_floor_core.py",
     "python": "cold_python.py",  # the bare interpreter, for reference
 }
 
