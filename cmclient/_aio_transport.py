@@ -72,7 +72,7 @@ from typing import Any
 import h11
 import httpx
 
-from cmclient._pool_rules import Origin, PoolSettings, may_resend, mocked, origin_of
+from cmclient._pool_rules import Origin, PoolSettings, Stale, may_resend, mocked, origin_of
 
 __all__ = ["AioHTTPTransport", "SocketOption"]
 
@@ -365,14 +365,6 @@ class _Pool:
             nxt[1].set_exception(RuntimeError("The transport was closed"))
 
 
-class _Stale(Exception):
-    """A reused connection failed before any response byte arrived."""
-
-    def __init__(self, error: httpx.TransportError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 class _ResponseStream(httpx.AsyncByteStream):
     """The response body as it arrives. Read to the end, the connection goes back to
     the pool (if h11 allows reuse); closed early or failed, the connection is closed."""
@@ -481,14 +473,14 @@ class AioHTTPTransport(PoolSettings, httpx.AsyncBaseTransport):
                 conn = await self._connect(origin, timeouts.get("connect"), request)
             try:
                 response = await _exchange(conn, request, timeouts)
-            except _Stale as stale:
+            except Stale as stale:
                 conn.abort()
                 if not may_resend(request, self._resend_any):
                     raise stale.error from stale.error.__cause__
                 conn = await self._connect(origin, timeouts.get("connect"), request)
                 try:
                     response = await _exchange(conn, request, timeouts)
-                except _Stale as again:
+                except Stale as again:
                     raise again.error from again.error.__cause__
         except BaseException:
             if conn is not None:
@@ -600,7 +592,7 @@ class AioHTTPTransport(PoolSettings, httpx.AsyncBaseTransport):
 async def _exchange(
     conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
 ) -> h11.Response:
-    """Send ``request`` and read the response head. Raises ``_Stale`` when a reused
+    """Send ``request`` and read the response head. Raises ``Stale`` when a reused
     connection turns out closed before a byte of the response arrived."""
     h = conn.h11
     write_timeout = timeouts.get("write")
@@ -644,6 +636,6 @@ async def _exchange(
         raise httpx.RemoteProtocolError(str(exc), request=request) from exc
     except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
         if reused and not received:
-            raise _Stale(exc) from exc
+            raise Stale(exc) from exc
         raise
 

@@ -13,7 +13,7 @@ from urllib.request import getproxies
 import httpx
 
 from cmclient import errors
-from cmclient._pool_rules import mocked
+from cmclient._pool_rules import transport_chosen_by_mock
 
 #: Connect, read, write and pool timeout of each attempt, in seconds.
 DEFAULT_TIMEOUT = 10.0
@@ -96,10 +96,11 @@ async def asend(
     be read. With a transport of its own, the client's request goes to it directly: a
     client cmclient built has no auth, cookies, redirects or event hooks for
     ``client.send`` to apply, and skipping that machinery is a quarter to a third more
-    requests per second. While a test library mocks httpx (respx, pytest-httpx), or
-    with a caller's ``http_client``, ``client.send`` is used, as anything else would
-    step around the mock."""
-    if own is not None and not mocked(asynchronous=True):
+    requests per second. (The transport itself steps aside for a mock of httpx's
+    transports.) With a caller's ``http_client``, or while a test library chooses every
+    client's transport, ``client.send`` is used, as anything else would step around
+    the caller's settings or the mock."""
+    if own is not None and not transport_chosen_by_mock(asynchronous=True):
         return await own.handle_async_request(request)
     return await client.send(request, stream=True)
 
@@ -108,7 +109,7 @@ def send(
     client: httpx.Client, own: httpx.BaseTransport | None, request: httpx.Request
 ) -> httpx.Response:
     """``asend`` for the sync client."""
-    if own is not None and not mocked(asynchronous=False):
+    if own is not None and not transport_chosen_by_mock(asynchronous=False):
         return own.handle_request(request)
     return client.send(request, stream=True)
 

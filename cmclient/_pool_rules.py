@@ -35,6 +35,15 @@ def origin_of(request: httpx.Request) -> Origin:
     return scheme, url.raw_host.decode("ascii"), url.port or DEFAULT_PORTS[scheme]
 
 
+class Stale(Exception):
+    """A reused connection failed before any response byte arrived: the request may be
+    sent again on a fresh one (see ``may_resend``); ``error`` is what to raise if not."""
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def may_resend(request: httpx.Request, all_requests_idempotent: bool) -> bool:
     """Whether ``request`` may go out once more after a reused connection turned out
     closed before any response byte arrived: its body can be replayed and its method
@@ -45,24 +54,34 @@ def may_resend(request: httpx.Request, all_requests_idempotent: bool) -> bool:
 
 
 def mocked(asynchronous: bool) -> bool:
-    """Whether a test library is intercepting httpx, sync or async: pytest-httpx patches
-    httpx's default transport, respx patches httpcore's pool (``using="httpcore"``, its
-    default) or the client's choice of transport (``using="httpx"``). Requests are then
-    meant to be mocked and must go through them. httpcore is looked at only if
-    something imported it: nobody can have patched a module that was never loaded (and
-    cmclient's sync path does not load it)."""
-    prefix, method = ("Async", "handle_async_request") if asynchronous else ("", "handle_request")
-    patchable: list[Any] = [
-        getattr(getattr(httpx, f"{prefix}HTTPTransport"), method),
-        getattr(httpx, f"{prefix}Client")._transport_for_url,
-    ]
+    """Whether a test library intercepts httpx's transports, sync or async: pytest-httpx
+    patches httpx's default transport, respx (``using="httpcore"``, its default)
+    httpcore's pool. A transport of cmclient's then hands its requests to httpx's own
+    transport, so the mock sees them. httpcore is looked at only if something imported
+    it: nobody can have patched a module that was never loaded (and cmclient's sync
+    path does not load it)."""
+    prefix, method = _names(asynchronous)
+    patchable: list[Any] = [getattr(getattr(httpx, f"{prefix}HTTPTransport"), method)]
     httpcore = sys.modules.get("httpcore")
     if httpcore is not None:
         patchable.append(getattr(getattr(httpcore, f"{prefix}ConnectionPool"), method))
-    return any(
-        getattr(function, "__module__", "").partition(".")[0] not in ("httpcore", "httpx")
-        for function in patchable
-    )
+    return any(_patched(function) for function in patchable)
+
+
+def transport_chosen_by_mock(asynchronous: bool) -> bool:
+    """Whether a test library chooses the transport of every httpx client (respx's
+    ``using="httpx"`` patches ``Client._transport_for_url``): a request must then go
+    through ``client.send``, or it would never reach the mock."""
+    prefix, _ = _names(asynchronous)
+    return _patched(getattr(httpx, f"{prefix}Client")._transport_for_url)
+
+
+def _names(asynchronous: bool) -> tuple[str, str]:
+    return ("Async", "handle_async_request") if asynchronous else ("", "handle_request")
+
+
+def _patched(function: Any) -> bool:
+    return getattr(function, "__module__", "").partition(".")[0] not in ("httpcore", "httpx")
 
 
 class PoolSettings:

@@ -52,6 +52,7 @@ from cmclient._pool_rules import (
     DEADLINE,
     Origin,
     PoolSettings,
+    Stale,
     may_resend,
     mocked,
     origin_of,
@@ -63,14 +64,6 @@ _CHUNK = 64 * 1024
 
 #: Connections opened and requests sent again (DEBUG): hosts and ports, never a header.
 logger = logging.getLogger("cmclient.http")
-
-
-class _Stale(Exception):
-    """A reused connection failed before any response byte arrived."""
-
-    def __init__(self, error: httpx.TransportError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class _Unanswered(Exception):
@@ -107,7 +100,8 @@ class _Reader:
     the read timeout) cannot hold a read open past the request's deadline. It keeps
     the last line read: a response head ends in a blank line, but http.client also
     takes EOF for its end (and a head cut short for a whole one). It offers what
-    ``http.client.HTTPResponse`` calls on its reader.
+    ``http.client.HTTPResponse`` calls on its reader on this transport's paths
+    (``begin``, ``read1`` and ``close``).
     """
 
     def __init__(self, raw: Any, sock: socket.socket, limits: _Limits) -> None:
@@ -129,22 +123,13 @@ class _Reader:
         data: bytes = self._raw.read1(size)
         return data
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int) -> bytes:
+        """``size`` bytes, fewer only at EOF (http.client reads chunk framing so)."""
         parts = []
-        wanted = -1 if size is None or size < 0 else size
-        while wanted != 0:
-            part = self.read1(wanted if wanted > 0 else _CHUNK)
-            if not part:
-                break
+        while size > 0 and (part := self.read1(size)):
             parts.append(part)
-            if wanted > 0:
-                wanted -= len(part)
+            size -= len(part)
         return b"".join(parts)
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def readline(self, limit: int = -1) -> bytes:
         line = bytearray()
@@ -393,7 +378,7 @@ def _exchange(
     deadline: float | None,
 ) -> http.client.HTTPResponse:
     """Send ``request`` and read the response head, within ``deadline`` too if there
-    is one. Raises ``_Stale`` when a reused connection turns out closed before a byte
+    is one. Raises ``Stale`` when a reused connection turns out closed before a byte
     of the response arrived."""
     h = conn.http
     reused = conn.served > 0
@@ -427,7 +412,7 @@ def _exchange(
         )
         error.__cause__ = exc
         if reused:
-            raise _Stale(error) from exc
+            raise Stale(error) from exc
         raise error from exc
     conn.limits.read = timeouts.get("read")
     conn.limits.deadline = deadline
@@ -439,7 +424,7 @@ def _exchange(
         )
         hung_up.__cause__ = exc.__cause__
         if reused:
-            raise _Stale(hung_up) from exc.__cause__
+            raise Stale(hung_up) from exc.__cause__
         raise hung_up from exc.__cause__
     except (OSError, http.client.HTTPException) as exc:
         raise _read_failure(exc, request, "reading the response") from exc
@@ -478,7 +463,7 @@ class SyncHTTPTransport(PoolSettings, httpx.BaseTransport):
                 conn = self._connect(origin, timeouts.get("connect"), deadline, request)
             try:
                 response = _exchange(conn, request, timeouts, deadline)
-            except _Stale as stale:
+            except Stale as stale:
                 conn.close()
                 if not may_resend(request, self._resend_any):
                     raise stale.error from stale.error.__cause__
@@ -487,7 +472,7 @@ class SyncHTTPTransport(PoolSettings, httpx.BaseTransport):
                 conn = self._connect(origin, timeouts.get("connect"), deadline, request)
                 try:
                     response = _exchange(conn, request, timeouts, deadline)
-                except _Stale as again:
+                except Stale as again:
                     raise again.error from again.error.__cause__
         except BaseException:
             if conn is not None:

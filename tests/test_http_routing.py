@@ -54,15 +54,6 @@ def endpoint() -> Iterator[str]:
         thread.join()
 
 
-def _hook_counter() -> tuple[list[str], dict[str, list[Any]]]:
-    seen: list[str] = []
-
-    def hook(request: httpx.Request) -> None:
-        seen.append(request.headers["x-amz-target"])
-
-    return seen, {"request": [hook]}
-
-
 def test_own_client_goes_straight_to_its_transport(
     endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,8 +68,12 @@ def test_own_client_goes_straight_to_its_transport(
 
 
 def test_callers_http_client_sends_through_its_hooks(endpoint: str) -> None:
-    seen, hooks = _hook_counter()
-    with httpx.Client(event_hooks=hooks) as http, ComprehendMedical(
+    seen: list[str] = []
+
+    def hook(request: httpx.Request) -> None:
+        seen.append(request.headers["x-amz-target"])
+
+    with httpx.Client(event_hooks={"request": [hook]}) as http, ComprehendMedical(
         region="us-east-1", credentials=CREDENTIALS, endpoint_url=endpoint, http_client=http
     ) as client:
         client.describe_entities_detection_v2_job(job_id=JOB_ID)

@@ -586,9 +586,9 @@ def charset_pattern(pattern: str) -> bool:
 
 def ascii_matches(pattern: str) -> str:
     """The ASCII characters pydantic's regex accepts as a one-character string."""
-    from pydantic_core import SchemaValidator, core_schema
+    from cmclient.models._base import pattern_validator
 
-    regex = SchemaValidator(core_schema.str_schema(pattern=pattern))
+    regex = pattern_validator(pattern)
     return "".join(chr(code) for code in range(128) if regex.isinstance_python(chr(code)))
 
 

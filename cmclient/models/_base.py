@@ -18,6 +18,7 @@ calls one operation pays for that operation's models alone.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any, ClassVar
@@ -106,21 +107,17 @@ class CharsetPattern:
             raise PydanticKnownError("string_pattern_mismatch", {"pattern": self.pattern})
         # Its error, when there is one, is pydantic's for this value (a string that is
         # not valid Unicode, with a lone surrogate, is a string_unicode error).
-        _regex(self.pattern).validate_python(value)
+        pattern_validator(self.pattern).validate_python(value)
         return value
 
     def __repr__(self) -> str:
         return f"CharsetPattern({self.pattern!r}, {''.join(sorted(self._ascii))!r})"
 
 
-_REGEXES: dict[str, SchemaValidator] = {}
-
-
-def _regex(pattern: str) -> SchemaValidator:
-    validator = _REGEXES.get(pattern)
-    if validator is None:
-        validator = _REGEXES[pattern] = SchemaValidator(core_schema.str_schema(pattern=pattern))
-    return validator
+@functools.cache
+def pattern_validator(pattern: str) -> SchemaValidator:
+    """pydantic's own check of ``pattern`` (``Field(pattern=...)``), compiled once."""
+    return SchemaValidator(core_schema.str_schema(pattern=pattern))
 
 
 class Shape(BaseModel):
