@@ -2,7 +2,7 @@
 each contender with a pool of as many connections as tasks, taking turns round by round.
 
 Contenders: cmclient's AsyncComprehendMedical as shipped (its own pool,
-``cmclient._aio_transport.AioHTTPTransport``); the same signed request and ``json.loads``
+``cmclient._http.async_pool.AsyncPoolTransport``); the same signed request and ``json.loads``
 over a plain ``httpx.AsyncClient`` (the baseline of the goal) and over the same client
 with cmclient's pool (``httpx_aio``, what the pool alone is worth); and
 ``exp_cmclient_direct_h11``, a prototype in ``bench/experiments/h11_transport.py`` that
@@ -47,9 +47,9 @@ async def _build(url: str, pool: int) -> tuple[dict[str, Call], list[Closer]]:
     floor = contenders.async_floor(url, plain)
     calls["httpx"] = lambda: floor.describe_entities_detection_v2_job(JOB_ID)
 
-    from cmclient._aio_transport import AioHTTPTransport
+    from cmclient._http.async_pool import AsyncPoolTransport
 
-    aio_plain = httpx.AsyncClient(transport=AioHTTPTransport(max_connections=pool))
+    aio_plain = httpx.AsyncClient(transport=AsyncPoolTransport(max_connections=pool))
     closers.append(aio_plain.aclose)
     aio_floor = contenders.async_floor(url, aio_plain)
     calls["httpx_aio"] = lambda: aio_floor.describe_entities_detection_v2_job(JOB_ID)

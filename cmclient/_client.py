@@ -17,7 +17,7 @@ import httpx
 from cmclient import errors
 from cmclient._api import SyncOperations
 from cmclient._core import ClientCore, PreparedCall, logger
-from cmclient._http import (
+from cmclient._http.client import (
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
@@ -32,8 +32,8 @@ from cmclient._http import (
     transport_error,
     within,
 )
+from cmclient._http.rules import DEADLINE
 from cmclient._operation import Operation, OutputT
-from cmclient._pool_rules import DEADLINE
 from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
 from cmclient.credentials import CredentialProvider, Credentials
 

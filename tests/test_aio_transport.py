@@ -1,4 +1,4 @@
-"""``cmclient._aio_transport.AioHTTPTransport`` against loopback servers the tests script.
+"""``cmclient._http.async_pool.AsyncPoolTransport`` against loopback servers the tests script.
 
 Each test runs its own event loop (``asyncio.run``) with an asyncio server on
 127.0.0.1 port 0 that counts connections (in total and at once) and answers each
@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cmclient._aio_transport import AioHTTPTransport
+from cmclient._http.async_pool import AsyncPoolTransport
 from tests.tls_certs import self_signed
 
 LIMIT = 30.0  # seconds any one test may take
@@ -131,11 +131,11 @@ class Server:
                 writer.close()
 
 
-def client(transport: AioHTTPTransport, timeout: float | httpx.Timeout = 5.0) -> httpx.AsyncClient:
+def client(transport: AsyncPoolTransport, timeout: float | httpx.Timeout = 5.0) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, timeout=timeout)
 
 
-def pool_state(transport: AioHTTPTransport) -> tuple[int, int, int]:
+def pool_state(transport: AsyncPoolTransport) -> tuple[int, int, int]:
     """(slots held, idle connections, live waiters) of the transport's pool."""
     pool = transport._pool
     assert pool is not None
@@ -148,7 +148,7 @@ def pool_state(transport: AioHTTPTransport) -> tuple[int, int, int]:
 def test_keep_alive_reuses_one_connection() -> None:
     async def main() -> None:
         async with Server() as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 for i in range(20):
                     response = await http.post(f"{server.url}/p?i={i}", content=b"x" * i)
@@ -169,7 +169,7 @@ def test_max_connections_respected_under_200_concurrent_requests() -> None:
 
     async def main() -> None:
         async with Server(slow) as server:
-            transport = AioHTTPTransport(max_connections=10)
+            transport = AsyncPoolTransport(max_connections=10)
             async with client(transport) as http:
                 responses = await asyncio.gather(
                     *(http.get(f"{server.url}/{i}") for i in range(200))
@@ -196,7 +196,7 @@ def test_waiters_are_served_in_arrival_order_and_time_out_with_pool_timeout() ->
             return await ok(request, writer)
 
         async with Server(gated) as server:
-            transport = AioHTTPTransport(max_connections=1)
+            transport = AsyncPoolTransport(max_connections=1)
             async with client(transport) as http:
                 holder = asyncio.create_task(http.get(f"{server.url}/hold"))
                 while not server.requests:
@@ -228,7 +228,7 @@ def test_connection_refused_is_connect_error() -> None:
         port = sock.getsockname()[1]  # closed again: nothing listens there
 
     async def main() -> None:
-        transport = AioHTTPTransport(max_connections=1)
+        transport = AsyncPoolTransport(max_connections=1)
         async with client(transport) as http:
             for _ in range(3):  # the failed connect frees its slot each time
                 with pytest.raises(httpx.ConnectError) as caught:
@@ -256,7 +256,7 @@ def test_connect_timeout_against_a_full_backlog() -> None:
 
     async def main() -> None:
         await asyncio.sleep(0.1)
-        transport = AioHTTPTransport(max_connections=1)
+        transport = AsyncPoolTransport(max_connections=1)
         async with client(transport, httpx.Timeout(5, connect=0.2)) as http:
             started = asyncio.get_running_loop().time()
             with pytest.raises(httpx.ConnectTimeout):
@@ -275,7 +275,7 @@ def test_socket_options_are_set_on_new_sockets() -> None:
     async def main() -> None:
         async with Server() as server:
             options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
-            transport = AioHTTPTransport(socket_options=options)
+            transport = AsyncPoolTransport(socket_options=options)
             async with client(transport) as http:
                 await http.get(server.url)
                 pool = transport._pool
@@ -291,7 +291,7 @@ def test_socket_options_are_set_on_new_sockets() -> None:
 
 def test_unsupported_scheme() -> None:
     async def main() -> None:
-        async with client(AioHTTPTransport()) as http:
+        async with client(AsyncPoolTransport()) as http:
             with pytest.raises(httpx.UnsupportedProtocol):
                 await http.get("ftp://127.0.0.1/")
 
@@ -309,7 +309,7 @@ def test_read_timeout_on_a_stalled_server_frees_the_slot() -> None:
 
     async def main() -> None:
         async with Server(stall) as server:
-            transport = AioHTTPTransport(max_connections=1)
+            transport = AsyncPoolTransport(max_connections=1)
             async with client(transport, httpx.Timeout(5, read=0.2)) as http:
                 with pytest.raises(httpx.ReadTimeout):
                     await http.get(f"{server.url}/stall")
@@ -329,7 +329,7 @@ def test_read_timeout_mid_body() -> None:
 
     async def main() -> None:
         async with Server(trickle) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport, httpx.Timeout(5, read=0.2)) as http:
                 async with http.stream("GET", server.url) as response:
                     with pytest.raises(httpx.ReadTimeout):
@@ -351,7 +351,7 @@ def test_write_timeout_when_the_server_does_not_read() -> None:
         port = listener.getsockname()[1]
         try:
             options = [(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)]
-            transport = AioHTTPTransport(socket_options=options)
+            transport = AsyncPoolTransport(socket_options=options)
             async with client(transport, httpx.Timeout(5, write=0.2)) as http:
                 with pytest.raises(httpx.WriteTimeout):
                     await http.post(f"http://127.0.0.1:{port}/", content=b"x" * (8 << 20))
@@ -377,7 +377,7 @@ def test_chunked_body_streams_chunk_by_chunk_and_keeps_the_connection() -> None:
 
     async def main() -> None:
         async with Server(chunked) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 async with http.stream("GET", server.url) as response:
                     pieces = [piece async for piece in response.aiter_raw()]
@@ -398,7 +398,7 @@ def test_content_length_body_larger_than_the_read_buffer() -> None:
 
     async def main() -> None:
         async with Server(large) as server:
-            async with client(AioHTTPTransport()) as http:
+            async with client(AsyncPoolTransport()) as http:
                 for _ in range(2):
                     assert (await http.get(server.url)).content == big
             assert server.connections == 1
@@ -416,7 +416,7 @@ def test_closing_a_response_early_closes_its_connection() -> None:
 
     async def main() -> None:
         async with Server(large) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 async with http.stream("GET", server.url) as response:
                     async for _ in response.aiter_raw():
@@ -439,7 +439,7 @@ def test_connection_close_header_is_honoured() -> None:
 
     async def main() -> None:
         async with Server(closing) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 for _ in range(3):
                     assert (await http.post(server.url, content=b"{}")).text == "ok"
@@ -457,7 +457,7 @@ def test_http_1_0_response_without_length_ends_the_connection() -> None:
 
     async def main() -> None:
         async with Server(old) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 for _ in range(2):
                     response = await http.get(server.url)
@@ -480,7 +480,7 @@ def test_idle_connection_closed_by_the_server_is_not_reused() -> None:
 
     async def main() -> None:
         async with Server(close_after) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 for i in range(3):
                     response = await http.post(server.url, content=b"{}")
@@ -495,7 +495,7 @@ def test_idle_connection_closed_by_the_server_is_not_reused() -> None:
 def test_idle_connections_expire() -> None:
     async def main() -> None:
         async with Server() as server:
-            async with client(AioHTTPTransport(keepalive_expiry=0.05)) as http:
+            async with client(AsyncPoolTransport(keepalive_expiry=0.05)) as http:
                 await http.get(server.url)
                 await asyncio.sleep(0.1)
                 await http.get(server.url)
@@ -523,7 +523,7 @@ def _drops_second_request(behaviour: str) -> Handler:
 def test_idempotent_request_is_resent_once_on_a_fresh_connection(behaviour: str) -> None:
     async def main() -> None:
         async with Server(_drops_second_request(behaviour)) as server:
-            async with client(AioHTTPTransport()) as http:
+            async with client(AsyncPoolTransport()) as http:
                 assert (await http.get(f"{server.url}/a")).text == "GET /a 0"
                 assert (await http.get(f"{server.url}/b")).text == "GET /b 0"
             assert [(r.path, r.connection) for r in server.requests] == [
@@ -537,7 +537,7 @@ def test_idempotent_request_is_resent_once_on_a_fresh_connection(behaviour: str)
 def test_post_is_not_resent_unless_declared_idempotent(behaviour: str) -> None:
     async def main() -> None:
         async with Server(_drops_second_request(behaviour)) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 await http.post(server.url, content=b"1")
                 with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
@@ -546,7 +546,7 @@ def test_post_is_not_resent_unless_declared_idempotent(behaviour: str) -> None:
             assert [r.body for r in server.requests] == [b"1", b"2"]
 
         async with Server(_drops_second_request(behaviour)) as server:
-            async with client(AioHTTPTransport(all_requests_idempotent=True)) as http:
+            async with client(AsyncPoolTransport(all_requests_idempotent=True)) as http:
                 await http.post(server.url, content=b"1")
                 assert (await http.post(server.url, content=b"2")).text == "POST / 1"
             assert [(r.body, r.connection) for r in server.requests] == [
@@ -562,7 +562,7 @@ def test_a_fresh_connection_that_fails_is_not_resent() -> None:
 
     async def main() -> None:
         async with Server(hang_up) as server:
-            async with client(AioHTTPTransport()) as http:
+            async with client(AsyncPoolTransport()) as http:
                 with pytest.raises(httpx.RemoteProtocolError):
                     await http.get(server.url)
             assert len(server.requests) == 1
@@ -582,7 +582,7 @@ def test_connection_lost_mid_body(behaviour: str) -> None:
 
     async def main() -> None:
         async with Server(cut) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 async with http.stream("GET", server.url) as response:
                     expected = httpx.RemoteProtocolError if behaviour == "close" else (
@@ -603,7 +603,7 @@ def test_malformed_response_is_remote_protocol_error() -> None:
 
     async def main() -> None:
         async with Server(garbage) as server:
-            transport = AioHTTPTransport()
+            transport = AsyncPoolTransport()
             async with client(transport) as http:
                 with pytest.raises(httpx.RemoteProtocolError):
                     await http.get(server.url)
@@ -642,7 +642,7 @@ def test_cancelled_requests_leak_no_slots() -> None:
             return await ok(request, writer)
 
         async with Server(handler) as server:
-            transport = AioHTTPTransport(max_connections=size)
+            transport = AsyncPoolTransport(max_connections=size)
             async with client(transport) as http:
 
                 async def fetch(path: str) -> None:
@@ -699,14 +699,14 @@ def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
     async def main() -> None:
         async with Server(ssl_context=server_context) as server:
             assert server.url.startswith("https://")
-            transport = AioHTTPTransport(ssl_context=trusting)
+            transport = AsyncPoolTransport(ssl_context=trusting)
             async with client(transport) as http:
                 for i in range(5):
                     response = await http.post(f"{server.url}/tls{i}", content=b"secret")
                     assert response.text == f"POST /tls{i} 6"
             assert server.connections == 1
 
-            async with client(AioHTTPTransport()) as http:  # the system trust store
+            async with client(AsyncPoolTransport()) as http:  # the system trust store
                 with pytest.raises(httpx.ConnectError):
                     await http.get(server.url)
 
@@ -721,7 +721,7 @@ def test_async_client_over_the_transport_against_the_mock_server() -> None:
     from cmclient.testing import ComprehendMedicalMock
 
     async def main(url: str) -> None:
-        transport = AioHTTPTransport(max_connections=32)
+        transport = AsyncPoolTransport(max_connections=32)
         http = httpx.AsyncClient(transport=transport)
         async with AsyncComprehendMedical(
             region="us-east-1", endpoint_url=url, credentials=Credentials("AKID", "SECRET"),
@@ -748,7 +748,7 @@ def test_the_most_recently_released_idle_connection_is_reused_first() -> None:
         return await ok(request, writer)
 
     async def main() -> None:
-        async with Server(lagging) as server, client(AioHTTPTransport()) as http:
+        async with Server(lagging) as server, client(AsyncPoolTransport()) as http:
             slow, fast = await asyncio.gather(
                 http.get(f"{server.url}/slow"), http.get(f"{server.url}/fast")
             )
@@ -764,7 +764,7 @@ def test_respx_still_intercepts_requests() -> None:
     import respx
 
     async def main() -> None:
-        async with client(AioHTTPTransport()) as http:
+        async with client(AsyncPoolTransport()) as http:
             with respx.mock() as router:
                 route = router.get("http://127.0.0.1:9/mocked").respond(200, text="from respx")
                 response = await http.get("http://127.0.0.1:9/mocked")

@@ -1,6 +1,6 @@
-"""``cmclient._sync_transport.SyncHTTPTransport`` against loopback servers the tests script.
+"""``cmclient._http.sync_pool.SyncPoolTransport`` against loopback servers the tests script.
 
-Each test drives the transport through ``httpx.Client(transport=SyncHTTPTransport())``
+Each test drives the transport through ``httpx.Client(transport=SyncPoolTransport())``
 against a raw-socket server on 127.0.0.1 port 0 (one thread per connection) that
 counts connections (in total and at once), keeps every request as it arrived, and
 answers each with the test's handler. Threads make requests where concurrency
@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-import cmclient._sync_transport as sync_transport
-from cmclient._pool_rules import DEADLINE
-from cmclient._sync_transport import SyncHTTPTransport
+import cmclient._http.sync_pool as sync_transport
+from cmclient._http.rules import DEADLINE
+from cmclient._http.sync_pool import SyncPoolTransport
 from tests.tls_certs import self_signed
 
 LIMIT = 10.0  # seconds a stalled handler waits at most (the server's exit ends it sooner)
@@ -193,18 +193,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.005)
 
 
-def client(transport: SyncHTTPTransport, timeout: float | httpx.Timeout = 5.0) -> httpx.Client:
+def client(transport: SyncPoolTransport, timeout: float | httpx.Timeout = 5.0) -> httpx.Client:
     return httpx.Client(transport=transport, timeout=timeout)
 
 
-def pool_state(transport: SyncHTTPTransport) -> tuple[int, int]:
+def pool_state(transport: SyncPoolTransport) -> tuple[int, int]:
     """(connections open or being opened, idle connections) of the transport's pool."""
     pool = transport._pool
     with pool._changed:
         return pool.open, sum(len(idle) for idle in pool.idle.values())
 
 
-def waiting_threads(transport: SyncHTTPTransport) -> int:
+def waiting_threads(transport: SyncPoolTransport) -> int:
     """Threads waiting for a connection (``threading.Condition`` keeps one lock each)."""
     waiters: Any = transport._pool._changed._waiters  # type: ignore[attr-defined]
     return len(waiters)
@@ -239,7 +239,7 @@ def in_thread(work: Callable[[], Any]) -> Callable[[], Any]:
 
 def test_keep_alive_reuses_one_connection_for_sequential_requests() -> None:
     with Server() as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             for i in range(20):
                 response = http.post(f"{server.url}/p?i={i}", content=b"x" * i)
@@ -258,7 +258,7 @@ def test_max_connections_holds_under_many_threads_and_every_request_is_answered(
         return ok(request, sock)
 
     with Server(slow) as server:
-        transport = SyncHTTPTransport(max_connections=5)
+        transport = SyncPoolTransport(max_connections=5)
         with client(transport) as http:
             start = threading.Barrier(20)
 
@@ -284,7 +284,7 @@ def test_waiting_threads_get_a_returned_connection_or_time_out_with_pool_timeout
         return ok(request, sock)
 
     with Server(gated) as server:
-        transport = SyncHTTPTransport(max_connections=1)
+        transport = SyncPoolTransport(max_connections=1)
         with client(transport) as http:
             holder = in_thread(lambda: http.get(f"{server.url}/hold"))
             wait_until(lambda: len(server.requests) == 1)
@@ -306,7 +306,7 @@ def test_waiting_threads_get_a_returned_connection_or_time_out_with_pool_timeout
 
 def test_max_connections_counts_the_connections_to_every_origin() -> None:
     with Server() as a, Server() as b:
-        transport = SyncHTTPTransport(max_connections=1)
+        transport = SyncPoolTransport(max_connections=1)
         with client(transport) as http:
             with http.stream("GET", f"{a.url}/busy") as busy:
                 # A's connection is in use: B has no slot.
@@ -330,7 +330,7 @@ def test_the_most_recently_released_idle_connection_is_reused_first() -> None:
             fast_done.wait(LIMIT)
         return ok(request, sock)
 
-    with Server(lagging) as server, client(SyncHTTPTransport()) as http:
+    with Server(lagging) as server, client(SyncPoolTransport()) as http:
         slow = in_thread(lambda: http.get(f"{server.url}/slow"))
         wait_until(lambda: len(server.requests) == 1)
         fast = http.get(f"{server.url}/fast")
@@ -343,7 +343,7 @@ def test_the_most_recently_released_idle_connection_is_reused_first() -> None:
 
 def test_max_connections_below_one_is_refused() -> None:
     with pytest.raises(ValueError):
-        SyncHTTPTransport(max_connections=0)
+        SyncPoolTransport(max_connections=0)
 
 
 # -- connecting ----------------------------------------------------------------------
@@ -358,7 +358,7 @@ def _closed_port() -> int:
 
 def test_connection_refused_is_connect_error_and_frees_its_slot() -> None:
     port = _closed_port()
-    transport = SyncHTTPTransport(max_connections=1)
+    transport = SyncPoolTransport(max_connections=1)
     with client(transport) as http:
         for _ in range(3):  # the failed connect frees its slot each time
             with pytest.raises(httpx.ConnectError) as caught:
@@ -383,7 +383,7 @@ def test_connect_timeout_against_a_full_backlog() -> None:
                 filler.connect(("127.0.0.1", port))
             fillers.append(filler)
         time.sleep(0.1)
-        transport = SyncHTTPTransport(max_connections=1)
+        transport = SyncPoolTransport(max_connections=1)
         with client(transport, httpx.Timeout(5, connect=0.2)) as http:
             started = time.monotonic()
             with pytest.raises(httpx.ConnectTimeout):
@@ -396,7 +396,7 @@ def test_connect_timeout_against_a_full_backlog() -> None:
 
 
 def test_unsupported_scheme_is_refused() -> None:
-    with client(SyncHTTPTransport()) as http, pytest.raises(httpx.UnsupportedProtocol):
+    with client(SyncPoolTransport()) as http, pytest.raises(httpx.UnsupportedProtocol):
         http.get("ftp://127.0.0.1/")
 
 
@@ -406,7 +406,7 @@ def test_ipv6_loopback_origin() -> None:
             probe.bind(("::1", 0))
     except OSError:
         pytest.skip("no IPv6 loopback here")
-    with Server(host="::1") as server, client(SyncHTTPTransport()) as http:
+    with Server(host="::1") as server, client(SyncPoolTransport()) as http:
         for _ in range(2):
             response = http.get(f"{server.url}/six")
             assert response.text == "GET /six 0"
@@ -417,7 +417,7 @@ def test_ipv6_loopback_origin() -> None:
 def test_new_connections_are_logged_at_debug_without_headers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with Server() as server, client(SyncHTTPTransport()) as http, caplog.at_level(
+    with Server() as server, client(SyncPoolTransport()) as http, caplog.at_level(
         logging.DEBUG, logger="cmclient.http"
     ):
         http.get(server.url, headers={"Authorization": "secret-token"})
@@ -438,7 +438,7 @@ def test_read_timeout_on_a_stalled_server_frees_the_slot() -> None:
         return ok(request, sock)
 
     with Server(stall) as server:
-        transport = SyncHTTPTransport(max_connections=1)
+        transport = SyncPoolTransport(max_connections=1)
         with client(transport, httpx.Timeout(5, read=0.2)) as http:
             started = time.monotonic()
             with pytest.raises(httpx.ReadTimeout) as caught:
@@ -457,7 +457,7 @@ def test_read_timeout_mid_body_closes_the_connection() -> None:
         return False
 
     with Server(trickle) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport, httpx.Timeout(5, read=0.2)) as http:
             with http.stream("GET", server.url) as response, pytest.raises(httpx.ReadTimeout):
                 response.read()
@@ -482,7 +482,7 @@ def test_a_trickle_within_the_read_timeout_ends_at_the_request_deadline(what: st
         return False
 
     with Server(trickle) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport, httpx.Timeout(5.0)) as http:
             started = time.monotonic()
             request = http.build_request(
@@ -495,7 +495,7 @@ def test_a_trickle_within_the_read_timeout_ends_at_the_request_deadline(what: st
 
 def test_a_deadline_already_passed_is_a_connect_timeout_without_connecting() -> None:
     with Server() as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             request = http.build_request(
                 "GET", server.url, extensions={DEADLINE: time.monotonic() - 1})
@@ -512,7 +512,7 @@ def test_write_timeout_when_the_server_does_not_read() -> None:
     listener.listen(1)
     port = listener.getsockname()[1]
     try:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport, httpx.Timeout(5, write=0.2)) as http:
             started = time.monotonic()
             with pytest.raises(httpx.WriteTimeout):
@@ -536,7 +536,7 @@ def test_chunked_response_streams_chunk_by_chunk_and_keeps_the_connection() -> N
         return True
 
     with Server(chunked) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             with http.stream("GET", server.url) as response:
                 pieces = list(response.iter_raw())
@@ -553,7 +553,7 @@ def test_content_length_body_larger_than_the_read_buffer() -> None:
         sock.sendall(head(200, length=len(big)) + big)
         return True
 
-    with Server(large) as server, client(SyncHTTPTransport()) as http:
+    with Server(large) as server, client(SyncPoolTransport()) as http:
         for _ in range(2):
             assert http.get(server.url).content == big
         assert server.connections == 1
@@ -566,7 +566,7 @@ def test_streamed_request_body_goes_out_chunked() -> None:
         yield b"second," * 1000
         yield b"third"
 
-    with Server() as server, client(SyncHTTPTransport()) as http:
+    with Server() as server, client(SyncPoolTransport()) as http:
         response = http.post(f"{server.url}/up", content=pieces())
         expected = b"first," + b"second," * 1000 + b"third"
         assert response.text == f"POST /up {len(expected)}"
@@ -579,7 +579,7 @@ def test_streamed_request_body_goes_out_chunked() -> None:
 def test_request_headers_go_out_exactly_as_httpx_built_them() -> None:
     """http.client adds no Host, Accept-Encoding or Content-Length of its own: the
     server sees httpx's headers, in httpx's order and case, and nothing else."""
-    with Server() as server, client(SyncHTTPTransport()) as http:
+    with Server() as server, client(SyncPoolTransport()) as http:
         post = http.build_request("POST", f"{server.url}/h", content=b"{}",
                                   headers={"X-Amz-Target": "Svc.Op", "x-lower": "v"})
         get = http.build_request("GET", f"{server.url}/g")
@@ -602,7 +602,7 @@ def test_request_headers_go_out_exactly_as_httpx_built_them() -> None:
 
 def test_header_http_client_refuses_is_local_protocol_error_and_frees_the_slot() -> None:
     with Server() as server:
-        transport = SyncHTTPTransport(max_connections=1)
+        transport = SyncPoolTransport(max_connections=1)
         with client(transport) as http:
             with pytest.raises(httpx.LocalProtocolError) as caught:
                 http.get(server.url, headers={"X-Bad": "a\r\nInjected: 1"})
@@ -622,7 +622,7 @@ def test_response_head_is_passed_through() -> None:
         )
         return True
 
-    with Server(cookies) as server, client(SyncHTTPTransport()) as http:
+    with Server(cookies) as server, client(SyncPoolTransport()) as http:
         response = http.get(server.url)
         assert response.status_code == 201
         assert response.reason_phrase == "Made It"
@@ -653,7 +653,7 @@ def test_responses_without_a_body_keep_the_connection() -> None:
         return True
 
     with Server(bodiless) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             response = http.head(f"{server.url}/h")
             assert (response.status_code, response.content) == (200, b"")
@@ -674,7 +674,7 @@ def test_closing_a_response_early_closes_its_connection() -> None:
         return True
 
     with Server(large) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             with http.stream("GET", server.url) as response:
                 for _ in response.iter_raw():
@@ -691,7 +691,7 @@ def test_content_length_body_cut_short_is_remote_protocol_error() -> None:
         return False
 
     with Server(short) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             with pytest.raises(httpx.RemoteProtocolError) as caught:
                 http.get(f"{server.url}/short")
@@ -709,7 +709,7 @@ def test_broken_chunked_body_is_remote_protocol_error(body: bytes) -> None:
         return False
 
     with Server(broken) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             with pytest.raises(httpx.RemoteProtocolError):
                 http.get(server.url)
@@ -726,7 +726,7 @@ def test_connection_lost_mid_body(behaviour: str) -> None:
         return False
 
     with Server(cut) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             with http.stream("GET", server.url) as response:
                 expected = httpx.RemoteProtocolError if behaviour == "close" else (
@@ -751,7 +751,7 @@ def test_malformed_or_cut_short_head_is_remote_protocol_error(reply: bytes) -> N
         return False
 
     with Server(garbage) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             with pytest.raises(httpx.RemoteProtocolError):
                 http.get(server.url)
@@ -767,7 +767,7 @@ def test_connection_close_header_is_honoured() -> None:
         return False
 
     with Server(closing) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             for _ in range(3):
                 assert http.post(server.url, content=b"{}").text == "ok"
@@ -781,7 +781,7 @@ def test_http_1_0_response_without_length_ends_the_connection() -> None:
         return False
 
     with Server(old) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             for _ in range(2):
                 response = http.get(server.url)
@@ -799,7 +799,7 @@ def test_close_delimited_http_1_1_body_is_read_to_the_end_and_not_reused() -> No
         return False
 
     with Server(delimited) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             for _ in range(2):
                 assert http.get(server.url).content == b"part one, part two"
@@ -817,7 +817,7 @@ def test_idle_connection_closed_by_the_server_is_not_reused() -> None:
         return False
 
     with Server(close_after) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             for i in range(3):
                 response = http.post(server.url, content=b"{}")
@@ -839,7 +839,7 @@ def test_idle_connection_the_server_wrote_to_is_not_reused() -> None:
         return True
 
     with Server(chatty) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             assert http.post(f"{server.url}/1", content=b"{}").headers["x-conn"] == "1"
             time.sleep(0.2)  # the unasked bytes are there by now
@@ -850,7 +850,7 @@ def test_idle_connection_the_server_wrote_to_is_not_reused() -> None:
 
 
 def test_idle_connections_expire() -> None:
-    with Server() as server, client(SyncHTTPTransport(keepalive_expiry=0.05)) as http:
+    with Server() as server, client(SyncPoolTransport(keepalive_expiry=0.05)) as http:
         http.get(server.url)
         time.sleep(0.1)
         http.get(server.url)
@@ -859,7 +859,7 @@ def test_idle_connections_expire() -> None:
 
 
 def test_idle_connections_do_not_expire_without_keepalive_expiry() -> None:
-    with Server() as server, client(SyncHTTPTransport(keepalive_expiry=None)) as http:
+    with Server() as server, client(SyncPoolTransport(keepalive_expiry=None)) as http:
         http.get(server.url)
         time.sleep(0.1)
         http.get(server.url)
@@ -885,7 +885,7 @@ def test_idempotent_request_is_resent_once_on_a_fresh_connection(
     behaviour: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with Server(_drops_second_request(behaviour)) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http, caplog.at_level(logging.DEBUG, "cmclient.http"):
             assert http.get(f"{server.url}/a").text == "GET /a 0"
             assert http.get(f"{server.url}/b", headers={"Authorization": "secret"}).text == "GET /b 0"
@@ -907,7 +907,7 @@ def test_a_request_is_resent_only_once() -> None:
         return False
 
     with Server(first_only) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             http.get(f"{server.url}/warm")
             with pytest.raises(httpx.RemoteProtocolError):
@@ -921,7 +921,7 @@ def test_a_request_is_resent_only_once() -> None:
 @pytest.mark.parametrize("behaviour", ["close", "reset"])
 def test_post_is_not_resent_unless_declared_idempotent(behaviour: str) -> None:
     with Server(_drops_second_request(behaviour)) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             http.post(server.url, content=b"1")
             with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)) as caught:
@@ -931,7 +931,7 @@ def test_post_is_not_resent_unless_declared_idempotent(behaviour: str) -> None:
         assert [r.body for r in server.requests] == [b"1", b"2"]
 
     with Server(_drops_second_request(behaviour)) as server:
-        with client(SyncHTTPTransport(all_requests_idempotent=True)) as http:
+        with client(SyncPoolTransport(all_requests_idempotent=True)) as http:
             http.post(server.url, content=b"1")
             assert http.post(server.url, content=b"2").text == "POST / 1"
         assert [(r.body, r.connection) for r in server.requests] == [
@@ -942,7 +942,7 @@ def test_post_is_not_resent_unless_declared_idempotent(behaviour: str) -> None:
 def test_streamed_body_is_not_resent_even_for_put() -> None:
     """A one-shot request body cannot be replayed, whatever the method."""
     with Server(_drops_second_request("close")) as server:
-        with client(SyncHTTPTransport(all_requests_idempotent=True)) as http:
+        with client(SyncPoolTransport(all_requests_idempotent=True)) as http:
             http.put(server.url, content=b"1")
             with pytest.raises(httpx.RemoteProtocolError):
                 http.put(server.url, content=iter([b"2"]))
@@ -966,7 +966,7 @@ def test_server_closing_just_as_the_request_goes_out(
         return False
 
     with Server(close_after) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             http.request(method, f"{server.url}/a")
             server.wait_open(0)
@@ -989,7 +989,7 @@ def test_a_fresh_connection_that_fails_is_not_resent() -> None:
         return False
 
     with Server(hang_up) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             with pytest.raises(httpx.RemoteProtocolError):
                 http.get(server.url)
@@ -1010,7 +1010,7 @@ def test_a_reused_connection_that_fails_after_the_response_began_is_not_resent()
         return ok(request, sock)
 
     with Server(begin_then_reset) as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         with client(transport) as http:
             http.get(f"{server.url}/a")
             with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
@@ -1043,7 +1043,7 @@ def test_failures_from_many_threads_leak_no_slots() -> None:
         return ok(request, sock)
 
     with Server(handler) as server:
-        transport = SyncHTTPTransport(max_connections=size)
+        transport = SyncPoolTransport(max_connections=size)
         with client(transport, httpx.Timeout(5, read=0.1)) as http:
 
             def work(n: int) -> str:
@@ -1082,7 +1082,7 @@ def test_failures_from_many_threads_leak_no_slots() -> None:
 
 def test_close_ends_idle_connections_and_in_flight_ones_when_they_finish() -> None:
     with Server() as server:
-        transport = SyncHTTPTransport()
+        transport = SyncPoolTransport()
         http = client(transport)
         with http.stream("GET", f"{server.url}/in-flight") as in_flight:
             http.get(f"{server.url}/idle")  # a second connection, idle after
@@ -1115,7 +1115,7 @@ def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
 
     with Server(close_third, ssl_context=server_context) as server:
         assert server.url.startswith("https://")
-        transport = SyncHTTPTransport(ssl_context=trusting)
+        transport = SyncPoolTransport(ssl_context=trusting)
         with client(transport) as http:
             for i in range(3):
                 response = http.post(f"{server.url}/tls{i}", content=b"secret")
@@ -1124,7 +1124,7 @@ def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
             assert http.get(f"{server.url}/new").text == "GET /new 0"
         assert server.connections == 2
 
-        with client(SyncHTTPTransport()) as http, pytest.raises(httpx.ConnectError):
+        with client(SyncPoolTransport()) as http, pytest.raises(httpx.ConnectError):
             http.get(server.url)  # the system trust store does not know the certificate
 
 
@@ -1137,7 +1137,7 @@ def test_respx_routes_requests_made_through_the_transport(using: str) -> None:
     through this transport go there; afterwards they reach the network again."""
     import respx
 
-    with Server() as server, client(SyncHTTPTransport()) as http:
+    with Server() as server, client(SyncPoolTransport()) as http:
         with respx.mock(using=using) as router:
             route = router.get(f"{server.url}/mocked").respond(200, text="from respx")
             response = http.get(f"{server.url}/mocked")
@@ -1156,7 +1156,7 @@ def test_sync_client_from_many_threads_over_the_transport_against_the_mock_serve
     from cmclient.testing import ComprehendMedicalMock
 
     with ComprehendMedicalMock().serve() as url:
-        transport = SyncHTTPTransport(max_connections=4)
+        transport = SyncPoolTransport(max_connections=4)
         http = httpx.Client(transport=transport)
         with ComprehendMedical(
             region="us-east-1", endpoint_url=url, credentials=Credentials("AKID", "SECRET"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 
-from cmclient._http import tls_context
+from cmclient._http.client import tls_context
 
 
 def test_https_endpoints_share_one_verifying_context() -> None:

@@ -20,8 +20,11 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     else:
         ca = trustme.CA()
         leaf = ca.issue_cert("127.0.0.1")
-        leaf.private_key_and_cert_chain_pem.write_to_path(str(key))
-        ca.cert_pem.write_to_path(str(cert))
+        # The server presents the leaf with its CA; a client trusting this file
+        # trusts that CA.
+        leaf.private_key_pem.write_to_path(str(key))
+        cert.write_bytes(b"".join(pem.bytes() for pem in leaf.cert_chain_pems)
+                         + ca.cert_pem.bytes())
         return cert, key
     openssl = shutil.which("openssl")
     if openssl is None:

@@ -4,7 +4,7 @@
 parts, header pairs and body in; status, headers and body out. ``DirectAsyncClient``
 drives cmclient's core with it, skipping httpx altogether, to size what dropping httpx
 from the async path could gain. (The httpx transport this prototype started as is now
-``cmclient._aio_transport.AioHTTPTransport``.)
+``cmclient._http.async_pool.AsyncPoolTransport``.)
 
 Limits of the prototype: http only (no TLS; an ``ssl.SSLContext`` passed to
 ``asyncio.open_connection`` would add it), whole bodies in memory (Comprehend Medical

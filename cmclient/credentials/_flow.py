@@ -85,7 +85,7 @@ def step(flow: Flow[T], value: Any, error: BaseException | None) -> Effect | Don
 def http_options(trust_env: bool) -> dict[str, Any]:
     """Options of the HTTP client a shell makes per proxy setting. Every shell shares one
     verifying TLS context per process (loading the CA bundle costs ~25 ms and ~1 MiB)."""
-    from cmclient._http import verifying_tls
+    from cmclient._http.client import verifying_tls
 
     return {"trust_env": trust_env, "verify": verifying_tls()}
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from cmclient._http import transport_error
+from cmclient._http.client import transport_error
 from cmclient.credentials._flow import Flow, HttpCall
 from cmclient.credentials._time import parse_timestamp
 from cmclient.credentials._types import Credentials

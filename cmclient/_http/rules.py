@@ -1,5 +1,5 @@
-"""The rules both of cmclient's connection pools follow (``_sync_transport`` on
-http.client, ``_aio_transport`` on asyncio): the settings they take, which pool a
+"""The rules both of cmclient's connection pools follow (``sync_pool`` on
+http.client, ``async_pool`` on asyncio): the settings they take, which pool a
 request goes to, when a request may be sent again on a fresh connection, and when to
 step aside for a test library that mocks httpx. Pure code; no I/O, no asyncio."""
 

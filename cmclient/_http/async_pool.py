@@ -1,7 +1,7 @@
 """An HTTP/1.1 keep-alive connection pool on asyncio and h11, as an httpx transport.
 
-``AioHTTPTransport`` replaces httpcore's async pool under ``httpx.AsyncClient``
-(``httpx.AsyncClient(transport=AioHTTPTransport())``): everything above the
+``AsyncPoolTransport`` replaces httpcore's async pool under ``httpx.AsyncClient``
+(``httpx.AsyncClient(transport=AsyncPoolTransport())``): everything above the
 transport (``build_request``, ``send(stream=True)``, ``aiter_bytes``, ``aread``,
 auth, redirects, cookies) is httpx's own. httpcore's pool does work proportional to
 connections x requests on every request; this one does O(1) work per request:
@@ -72,9 +72,9 @@ from typing import Any
 import h11
 import httpx
 
-from cmclient._pool_rules import Origin, PoolSettings, Stale, may_resend, mocked, origin_of
+from cmclient._http.rules import Origin, PoolSettings, Stale, may_resend, mocked, origin_of
 
-__all__ = ["AioHTTPTransport", "SocketOption"]
+__all__ = ["AsyncPoolTransport", "SocketOption"]
 
 #: What ``socket.setsockopt`` takes, as in ``httpx.AsyncHTTPTransport(socket_options=)``.
 SocketOption = (
@@ -428,7 +428,7 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._discard()
 
 
-class AioHTTPTransport(PoolSettings, httpx.AsyncBaseTransport):
+class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
     """An ``httpx.AsyncBaseTransport``: HTTP/1.1 keep-alive pools on asyncio (see the
     module docstring for reuse, resending and limits, and ``PoolSettings`` for the
     arguments). ``socket_options`` are set on each new socket before it connects
@@ -604,7 +604,7 @@ async def _exchange(
         size = 0
         stream = request.stream
         if not isinstance(stream, httpx.AsyncByteStream):
-            raise RuntimeError("AioHTTPTransport needs an async request body")
+            raise RuntimeError("AsyncPoolTransport needs an async request body")
         async for chunk in stream:
             if chunk:
                 pending.append(_emit(h, h11.Data(data=chunk), request))

@@ -1,7 +1,7 @@
 """An HTTP/1.1 keep-alive connection pool on ``http.client``, as an httpx transport.
 
-``SyncHTTPTransport`` replaces httpcore's pool under ``httpx.Client``
-(``httpx.Client(transport=SyncHTTPTransport())``); everything above the transport
+``SyncPoolTransport`` replaces httpcore's pool under ``httpx.Client``
+(``httpx.Client(transport=SyncPoolTransport())``); everything above the transport
 (``build_request``, ``send(stream=True)``, ``iter_bytes``, decoding) is httpx's own.
 Why: httpx loads httpcore, and with it anyio, h11 and certifi, when it builds its
 default transport; that is about 15-20 ms and 1.2 MiB of a Lambda-style cold start.
@@ -14,8 +14,8 @@ all busy wait (``pool`` timeout) for one to come back. Timeouts come from each
 request's ``extensions["timeout"]``: ``connect`` (TCP and the TLS handshake),
 ``write`` (sending the request), ``read`` (each wait for response bytes).
 
-Reuse and resending follow the same rules as ``_aio_transport`` (see
-``_pool_rules``): a connection goes back to the pool only after its response was read
+Reuse and resending follow the same rules as ``async_pool`` (see
+``rules``): a connection goes back to the pool only after its response was read
 to the end and the server did not ask to close it; before reuse it is dropped if the
 server closed it, wrote to it unasked, or it sat idle ``keepalive_expiry`` seconds.
 A request that fails on a reused connection before any response byte arrived (the
@@ -27,7 +27,7 @@ Failures raise httpx's exceptions, with ``request=``: ``ConnectError`` /
 / ``ReadTimeout``, and ``RemoteProtocolError`` for a malformed response, one cut
 short (fewer bytes than its Content-Length, a broken chunk) or none at all.
 
-Limits: no proxies and no HTTP/2 (``_http`` gives httpx's own pool to a client
+Limits: no proxies and no HTTP/2 (``client`` gives httpx's own pool to a client
 behind a proxy); while respx or pytest-httpx has patched httpx's transport or
 httpcore's pool, requests go to an ``httpx.HTTPTransport`` with the same settings, so
 tests mocking httpx keep intercepting them.
@@ -48,7 +48,7 @@ from typing import Any
 
 import httpx
 
-from cmclient._pool_rules import (
+from cmclient._http.rules import (
     DEADLINE,
     Origin,
     PoolSettings,
@@ -58,7 +58,7 @@ from cmclient._pool_rules import (
     origin_of,
 )
 
-__all__ = ["SyncHTTPTransport"]
+__all__ = ["SyncPoolTransport"]
 
 _CHUNK = 64 * 1024
 
@@ -386,7 +386,7 @@ def _exchange(
     assert sock is not None
     stream = request.stream
     if not isinstance(stream, httpx.SyncByteStream):
-        raise RuntimeError("SyncHTTPTransport needs a sync request body")
+        raise RuntimeError("SyncPoolTransport needs a sync request body")
     try:
         h.putrequest(
             request.method, request.url.raw_path.decode("ascii"),
@@ -430,7 +430,7 @@ def _exchange(
         raise _read_failure(exc, request, "reading the response") from exc
 
 
-class SyncHTTPTransport(PoolSettings, httpx.BaseTransport):
+class SyncPoolTransport(PoolSettings, httpx.BaseTransport):
     """An ``httpx.BaseTransport``: HTTP/1.1 keep-alive pools on ``http.client`` (see
     the module docstring for reuse, resending and limits, and ``PoolSettings`` for the
     arguments)."""

@@ -13,7 +13,7 @@ from urllib.request import getproxies
 import httpx
 
 from cmclient import errors
-from cmclient._pool_rules import transport_chosen_by_mock
+from cmclient._http.rules import transport_chosen_by_mock
 
 #: Connect, read, write and pool timeout of each attempt, in seconds.
 DEFAULT_TIMEOUT = 10.0
@@ -58,15 +58,15 @@ def async_http_client(
     timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext | None
 ) -> tuple[httpx.AsyncClient, httpx.AsyncBaseTransport | None]:
     """The async client's HTTP client, and its own transport if it has one (see
-    ``asend``). That transport is ``AioHTTPTransport``, which holds its request rate
+    ``asend``). That transport is ``AsyncPoolTransport``, which holds its request rate
     flat under concurrency where httpcore's pool collapses. Imported here, so the sync
     client never loads asyncio. (See ``_own_pool`` for when httpx's pool is used
     instead.)"""
     if not _own_pool():
         return httpx.AsyncClient(timeout=timeout, **_httpx_pool(max_connections, tls)), None
-    from cmclient._aio_transport import AioHTTPTransport
+    from cmclient._http.async_pool import AsyncPoolTransport
 
-    transport = AioHTTPTransport(
+    transport = AsyncPoolTransport(
         max_connections=max_connections, ssl_context=tls, all_requests_idempotent=True
     )
     return httpx.AsyncClient(timeout=timeout, transport=transport), transport
@@ -76,14 +76,14 @@ def sync_http_client(
     timeout: httpx.Timeout, max_connections: int, tls: ssl.SSLContext | None
 ) -> tuple[httpx.Client, httpx.BaseTransport | None]:
     """The sync client's HTTP client, and its own transport if it has one (see
-    ``send``). That transport is ``SyncHTTPTransport`` on http.client, which spares a
+    ``send``). That transport is ``SyncPoolTransport`` on http.client, which spares a
     cold start the import of httpcore (and anyio, h11, certifi). (See ``_own_pool`` for
     when httpx's pool is used instead.)"""
     if not _own_pool():
         return httpx.Client(timeout=timeout, **_httpx_pool(max_connections, tls)), None
-    from cmclient._sync_transport import SyncHTTPTransport
+    from cmclient._http.sync_pool import SyncPoolTransport
 
-    transport = SyncHTTPTransport(
+    transport = SyncPoolTransport(
         max_connections=max_connections, ssl_context=tls, all_requests_idempotent=True
     )
     return httpx.Client(timeout=timeout, transport=transport), transport
