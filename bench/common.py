@@ -9,7 +9,9 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -20,10 +22,12 @@ JOB_ID = "0123456789abcdef0123456789abcdef"
 
 
 @contextlib.contextmanager
-def sink() -> Iterator[str]:
-    """Start the sink in its own process; yield its base URL."""
+def sink(tls_pem: Path | None = None, delay_ms: float = 0.0) -> Iterator[str]:
+    """Start the sink in its own process (HTTPS with ``tls_pem``, each response
+    ``delay_ms`` late); yield its base URL."""
+    args = ["--delay-ms", str(delay_ms)] + (["--tls", str(tls_pem)] if tls_pem else [])
     proc = subprocess.Popen(
-        [PYTHON, "-m", "bench.sink"],
+        [PYTHON, "-m", "bench.sink", *args],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -32,7 +36,7 @@ def sink() -> Iterator[str]:
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls_pem else 'http'}://127.0.0.1:{port}"
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
@@ -43,9 +47,33 @@ def sink() -> Iterator[str]:
             proc.wait()
 
 
+#: Variables of this machine's environment that would change what a contender trusts
+#: or where it connects: each contender gets only its own CA setting, and no proxy.
+_UNSET = {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+          "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"}
+
+
+@contextlib.contextmanager
+def environ(**values: str) -> Iterator[None]:
+    """This process's environment, for in-process contenders: the CA and proxy
+    variables that ``child_env`` drops (and AWS_CA_BUNDLE) unset, ``values`` set;
+    restored afterwards."""
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.upper() in _UNSET or key in ("AWS_CA_BUNDLE",):
+            del os.environ[key]
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """An environment where neither client reads the user's AWS files or variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k.upper() not in _UNSET}
     env.update(
         AWS_CONFIG_FILE="/dev/null",
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
@@ -66,7 +94,7 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def rotations(names: Sequence[str], rounds: int) -> Iterator[list[str]]:
+def rotations(names: Sequence[T], rounds: int) -> Iterator[list[T]]:
     """The contenders in a rotated order each round, so none always runs first."""
     for i in range(rounds):
         k = i % len(names)

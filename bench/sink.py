@@ -1,8 +1,12 @@
 """A minimal HTTP/1.1 keep-alive sink: every request gets one fixed, valid answer.
 
-Run as ``python -m bench.sink``: it prints its port on stdout and serves until its
-standard input closes (so it dies with the benchmark). A separate process, so that
-the server never competes with the measured client for the GIL.
+Run as ``python -m bench.sink [--tls PEM] [--delay-ms MS]``: it prints its port on
+stdout and serves until its standard input closes (so it dies with the benchmark). A
+separate process, so that the server never competes with the measured client for the
+GIL. With ``--tls`` it speaks HTTPS, presenting the key and certificate chain in PEM
+(``bench.tls`` makes them with a local CA); with ``--delay-ms`` each response leaves
+that long after its request arrived, as if the service were a few milliseconds away
+(responses to pipelined requests keep their order).
 
 awsJson1_1 requests (``POST /``) get the DescribeEntitiesDetectionV2Job JSON document;
 rpcv2Cbor requests (``POST /service/...``) get the same document in CBOR, so boto3 can
@@ -11,12 +15,14 @@ also be measured with its default protocol.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
 import json
 import os
 import socket
+import ssl
 import sys
 
 REQUEST_ID = "b3b6c1a0-5a4e-4b7e-9a51-0d7a1f0c2a11"
@@ -75,6 +81,9 @@ CBOR_RESPONSE = (
 class SinkProtocol(asyncio.Protocol):
     """Parses just enough HTTP/1.1: the request line, Content-Length, the body."""
 
+    #: Seconds between a request's arrival and its response (set by ``main``).
+    delay = 0.0
+
     def __init__(self) -> None:
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
@@ -109,12 +118,22 @@ class SinkProtocol(asyncio.Protocol):
             buffer = buffer[total:]
         self.buffer = buffer
         if out and self.transport is not None:
-            self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+            data = b"".join(out) if len(out) > 1 else out[0]
+            if self.delay > 0:
+                asyncio.get_running_loop().call_later(self.delay, self._send, data)
+            else:
+                self.transport.write(data)
+
+    def _send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
 
-async def _serve(port: int) -> None:
+async def _serve(port: int, tls: ssl.SSLContext | None) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(SinkProtocol, "127.0.0.1", port, backlog=1024)
+    server = await loop.create_server(
+        SinkProtocol, "127.0.0.1", port, backlog=1024, ssl=tls
+    )
     sys.stdout.write(f"{server.sockets[0].getsockname()[1]}\n")
     sys.stdout.flush()
     stop = asyncio.Event()
@@ -125,8 +144,17 @@ async def _serve(port: int) -> None:
 
 
 def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    asyncio.run(_serve(port))
+    parser = argparse.ArgumentParser(prog="python -m bench.sink")
+    parser.add_argument("port", nargs="?", type=int, default=0)
+    parser.add_argument("--tls", metavar="PEM", help="serve HTTPS with this key and chain")
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    SinkProtocol.delay = args.delay_ms / 1000
+    tls = None
+    if args.tls:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls)
+    asyncio.run(_serve(args.port, tls))
 
 
 if __name__ == "__main__":

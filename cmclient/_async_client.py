@@ -16,6 +16,7 @@ import httpx
 from cmclient import errors
 from cmclient._async_api import AsyncOperations
 from cmclient._core import ClientCore, PreparedCall, logger
+from cmclient._http.body import DEFAULT_MAX_RESPONSE_BYTES, BoundedBody
 from cmclient._http.client import (
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
@@ -27,11 +28,11 @@ from cmclient._http.client import (
     async_http_client,
     call_timeout_error,
     longest,
-    tls_context,
     transport_error,
     within,
 )
 from cmclient._http.rules import DEADLINE
+from cmclient._http.tls import Verify, ca_bundle, tls_context
 from cmclient._operation import Operation, OutputT
 from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
 from cmclient.credentials import CredentialProvider, Credentials
@@ -64,6 +65,8 @@ class AsyncComprehendMedical(AsyncOperations):
         retry_backoff_base: float | None = None,
         retry_backoff_cap: float | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        verify: Verify | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         """``region``, ``endpoint_url`` and ``credentials`` default to what the AWS SDKs
@@ -82,6 +85,13 @@ class AsyncComprehendMedical(AsyncOperations):
         and 3. Backoff before retry ``n`` is ``random() * min(retry_backoff_base *
         2 ** (n - 1), retry_backoff_cap)`` seconds (base 1, cap 20). ``max_connections``
         sizes the connection pool (ignored with a caller's ``http_client``).
+
+        ``max_response_bytes`` caps a response body once decoded (default 16 MiB):
+        past it the call raises ``ResponseTooLargeError`` and drops the connection.
+        ``verify`` is ``True`` (verify against AWS_CA_BUNDLE, else the profile's
+        ``ca_bundle``, else the default CA bundle), ``False`` (do not verify), a CA
+        bundle's path, or an ``ssl.SSLContext`` (ignored with a caller's
+        ``http_client``, which brings its own).
         """
         self._core = ClientCore(
             region=region, endpoint_url=endpoint_url, credentials=credentials,
@@ -96,11 +106,17 @@ class AsyncComprehendMedical(AsyncOperations):
         if call_timeout is not None and call_timeout <= 0:
             raise errors.ConfigurationError("call_timeout must be a positive number of seconds")
         self._call_timeout = call_timeout
+        if max_response_bytes < 1:
+            raise errors.ConfigurationError("max_response_bytes must be at least 1")
+        self._max_response_bytes = max_response_bytes
         self._owns_http = http_client is None
         self._own_transport: httpx.AsyncBaseTransport | None = None
         if http_client is None:
             http_client, self._own_transport = async_http_client(
-                self._timeout, max_connections, tls_context(self._core.url)
+                self._timeout, max_connections, tls_context(
+                    self._core.url, verify,
+                    ca_bundle(os.environ, self._core.config.settings),
+                )
             )
         self._http = http_client
 
@@ -207,34 +223,36 @@ class AsyncComprehendMedical(AsyncOperations):
         deadline: float | None,
         state: CallState,
     ) -> tuple[httpx.Response, bytes]:
-        """One exchange: the response and its whole body. A deadline goes with the
-        request (``DEADLINE``), for a transport that can stop every wait at it (the
-        sync client's own pool), and the body is read chunk by chunk with the deadline
-        checked after each, so a slow trickle of bytes cannot outlast the call timeout
-        through any transport."""
+        """One exchange: the response and its whole body, decoded within
+        ``max_response_bytes`` (``BoundedBody``: httpx's own decoders inflate without
+        limit). A deadline goes with the request (``DEADLINE``), for a transport that
+        can stop every wait at it (the sync client's own pool), and it is checked after
+        each piece of the body, so a slow trickle of bytes cannot outlast the call
+        timeout through any transport."""
         request = self._http.build_request(
             "POST", call.url, content=call.body, headers=headers, timeout=timeout,
             extensions=None if deadline is None else {DEADLINE: deadline},
         )
+        name = call.operation.name
         try:
             response = await asend(self._http, self._own_transport, request)
             try:
-                if deadline is None:
-                    body = await response.aread()
+                body = BoundedBody(
+                    self._max_response_bytes, response.headers.get("content-encoding", ""),
+                    response.headers.get("content-length"), name,
+                )
+                if response.is_stream_consumed:  # read (and decoded) by a mock already
+                    body.add_decoded(response.content)
                 else:
-                    chunks = []
-                    async for chunk in response.aiter_bytes():
-                        chunks.append(chunk)
-                        if time.monotonic() >= deadline:
-                            raise call_timeout_error(
-                                call.operation.name, self._call_timeout, state.attempt
-                            )
-                    body = b"".join(chunks)
+                    async for piece in response.aiter_raw():
+                        body.feed(piece)
+                        if deadline is not None and time.monotonic() >= deadline:
+                            raise call_timeout_error(name, self._call_timeout, state.attempt)
             finally:
                 await response.aclose()
         except httpx.RequestError as exc:
-            raise transport_error(exc, call.operation.name, self._core.region_hint) from exc
-        return response, body
+            raise transport_error(exc, name, self._core.region_hint) from exc
+        return response, body.result()
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -250,3 +268,4 @@ class AsyncComprehendMedical(AsyncOperations):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+

@@ -1,7 +1,10 @@
-"""The drivers of ``wait_for_*`` and ``iter_*`` for the async client.
+# The source of cmclient/_waiters.py: tools/unasync.py writes that file from this one.
+"""The drivers of the ``wait_for_*`` and ``iter_*`` methods: they call and sleep;
+``_jobs`` decides.
 
-They call and sleep; ``_jobs`` decides. ``tools/unasync.py`` writes the sync twin,
-``_waiters.py``, from this file.
+They take the client as an ``Invoker``, anything that can invoke an operation, rather
+than as the class that has these methods: that class imports this module (on first
+use), so importing it back would make a cycle.
 """
 
 from __future__ import annotations
@@ -9,19 +12,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cmclient._jobs import JobWait, PageCursor, is_transient
+from cmclient._operation import Operation, OutputT
 from cmclient.errors import ServiceError
 
 if TYPE_CHECKING:
-    from cmclient._async_api import AsyncOperations
-    from cmclient._operation import Operation
     from cmclient.models import ComprehendMedicalAsyncJobFilter, ComprehendMedicalAsyncJobProperties
 
 
+class Invoker(Protocol):
+    """Something that can invoke an operation: validate ``params``, call, parse."""
+
+    async def _invoke(
+        self, operation: Operation[Any, OutputT], params: dict[str, Any]
+    ) -> OutputT: ...
+
+
 async def wait_for_job(
-    client: AsyncOperations,
+    client: Invoker,
     operation: Operation[Any, Any],
     job_id: str,
     *,
@@ -30,6 +40,8 @@ async def wait_for_job(
     on_progress: Callable[[ComprehendMedicalAsyncJobProperties], Any] | None,
     allow_partial: bool,
 ) -> ComprehendMedicalAsyncJobProperties:
+    """Poll ``operation`` (a Describe*Job) until the job ends; ``JobWait`` decides how
+    long to sleep between polls and what each status means."""
     wait = JobWait(job_id, operation.name, timeout, poll_interval, allow_partial, on_progress,
                    started=monotonic())
     while True:
@@ -47,12 +59,14 @@ async def wait_for_job(
 
 
 async def iter_jobs(
-    client: AsyncOperations,
+    client: Invoker,
     operation: Operation[Any, Any],
     *,
     filter: ComprehendMedicalAsyncJobFilter | dict[str, Any] | None,
     page_size: int | None,
 ) -> AsyncIterator[ComprehendMedicalAsyncJobProperties]:
+    """Every job ``operation`` (a List*Jobs) lists, page after page; ``PageCursor``
+    follows NextToken and refuses one that repeats."""
     cursor = PageCursor(operation.name)
     token: str | None = None
     while True:

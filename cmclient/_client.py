@@ -17,6 +17,7 @@ import httpx
 from cmclient import errors
 from cmclient._api import SyncOperations
 from cmclient._core import ClientCore, PreparedCall, logger
+from cmclient._http.body import DEFAULT_MAX_RESPONSE_BYTES, BoundedBody
 from cmclient._http.client import (
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
@@ -28,11 +29,11 @@ from cmclient._http.client import (
     send,
     sleep,
     sync_http_client,
-    tls_context,
     transport_error,
     within,
 )
 from cmclient._http.rules import DEADLINE
+from cmclient._http.tls import Verify, ca_bundle, tls_context
 from cmclient._operation import Operation, OutputT
 from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
 from cmclient.credentials import CredentialProvider, Credentials
@@ -65,6 +66,8 @@ class ComprehendMedical(SyncOperations):
         retry_backoff_base: float | None = None,
         retry_backoff_cap: float | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        verify: Verify | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         """``region``, ``endpoint_url`` and ``credentials`` default to what the AWS SDKs
@@ -83,6 +86,13 @@ class ComprehendMedical(SyncOperations):
         and 3. Backoff before retry ``n`` is ``random() * min(retry_backoff_base *
         2 ** (n - 1), retry_backoff_cap)`` seconds (base 1, cap 20). ``max_connections``
         sizes the connection pool (ignored with a caller's ``http_client``).
+
+        ``max_response_bytes`` caps a response body once decoded (default 16 MiB):
+        past it the call raises ``ResponseTooLargeError`` and drops the connection.
+        ``verify`` is ``True`` (verify against AWS_CA_BUNDLE, else the profile's
+        ``ca_bundle``, else the default CA bundle), ``False`` (do not verify), a CA
+        bundle's path, or an ``ssl.SSLContext`` (ignored with a caller's
+        ``http_client``, which brings its own).
         """
         self._core = ClientCore(
             region=region, endpoint_url=endpoint_url, credentials=credentials,
@@ -97,11 +107,17 @@ class ComprehendMedical(SyncOperations):
         if call_timeout is not None and call_timeout <= 0:
             raise errors.ConfigurationError("call_timeout must be a positive number of seconds")
         self._call_timeout = call_timeout
+        if max_response_bytes < 1:
+            raise errors.ConfigurationError("max_response_bytes must be at least 1")
+        self._max_response_bytes = max_response_bytes
         self._owns_http = http_client is None
         self._own_transport: httpx.BaseTransport | None = None
         if http_client is None:
             http_client, self._own_transport = sync_http_client(
-                self._timeout, max_connections, tls_context(self._core.url)
+                self._timeout, max_connections, tls_context(
+                    self._core.url, verify,
+                    ca_bundle(os.environ, self._core.config.settings),
+                )
             )
         self._http = http_client
 
@@ -208,34 +224,36 @@ class ComprehendMedical(SyncOperations):
         deadline: float | None,
         state: CallState,
     ) -> tuple[httpx.Response, bytes]:
-        """One exchange: the response and its whole body. A deadline goes with the
-        request (``DEADLINE``), for a transport that can stop every wait at it (the
-        sync client's own pool), and the body is read chunk by chunk with the deadline
-        checked after each, so a slow trickle of bytes cannot outlast the call timeout
-        through any transport."""
+        """One exchange: the response and its whole body, decoded within
+        ``max_response_bytes`` (``BoundedBody``: httpx's own decoders inflate without
+        limit). A deadline goes with the request (``DEADLINE``), for a transport that
+        can stop every wait at it (the sync client's own pool), and it is checked after
+        each piece of the body, so a slow trickle of bytes cannot outlast the call
+        timeout through any transport."""
         request = self._http.build_request(
             "POST", call.url, content=call.body, headers=headers, timeout=timeout,
             extensions=None if deadline is None else {DEADLINE: deadline},
         )
+        name = call.operation.name
         try:
             response = send(self._http, self._own_transport, request)
             try:
-                if deadline is None:
-                    body = response.read()
+                body = BoundedBody(
+                    self._max_response_bytes, response.headers.get("content-encoding", ""),
+                    response.headers.get("content-length"), name,
+                )
+                if response.is_stream_consumed:  # read (and decoded) by a mock already
+                    body.add_decoded(response.content)
                 else:
-                    chunks = []
-                    for chunk in response.iter_bytes():
-                        chunks.append(chunk)
-                        if time.monotonic() >= deadline:
-                            raise call_timeout_error(
-                                call.operation.name, self._call_timeout, state.attempt
-                            )
-                    body = b"".join(chunks)
+                    for piece in response.iter_raw():
+                        body.feed(piece)
+                        if deadline is not None and time.monotonic() >= deadline:
+                            raise call_timeout_error(name, self._call_timeout, state.attempt)
             finally:
                 response.close()
         except httpx.RequestError as exc:
-            raise transport_error(exc, call.operation.name, self._core.region_hint) from exc
-        return response, body
+            raise transport_error(exc, name, self._core.region_hint) from exc
+        return response, body.result()
 
     def close(self) -> None:
         if self._owns_http:
@@ -251,3 +269,4 @@ class ComprehendMedical(SyncOperations):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+

@@ -87,8 +87,8 @@ EXPIRED_TOKEN_CODES = frozenset({"ExpiredTokenException", "ExpiredToken"})
 # --- configuration ---------------------------------------------------------------
 
 # The records below are NamedTuples and plain classes with __slots__, not dataclasses:
-# a dataclass generates and execs its methods when its class is made, 0.3-0.7 ms each
-# on every cold start.
+# a dataclass generates and execs its methods when its class is made, on every cold
+# start (the cost is in bench/README.md).
 
 class RetryConfig(NamedTuple):
     """The retry settings of one client, resolved into plain values."""

@@ -43,6 +43,8 @@ service either; cmclient's own ``iter_*_jobs`` and ``wait_for_*_job`` are on
 from __future__ import annotations
 
 import inspect
+import os
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from enum import Enum
@@ -53,6 +55,8 @@ import httpx
 
 from cmclient import errors
 from cmclient._client import ComprehendMedical
+from cmclient._config import resolve_config
+from cmclient._http.tls import ca_bundle, tls_context
 from cmclient._names import xform_name
 from cmclient._operation import Operation
 from cmclient._operations import OPERATIONS
@@ -150,9 +154,17 @@ class CompatClient:
         )
         pool = _setting(config, "max_pool_connections") or DEFAULT_MAX_POOL_CONNECTIONS
         self._local = threading.local()
+        # verify as botocore reads it (the argument, else AWS_CA_BUNDLE, else the
+        # profile's ca_bundle), turned into a context here: httpx deprecates a path.
+        resolved = resolve_config(
+            region=region_name or _setting(config, "region_name"), endpoint_url=endpoint_url
+        )
+        context = tls_context(
+            resolved.endpoint_url, verify, ca_bundle(os.environ, resolved.settings)
+        )
         self._http = httpx.Client(
             timeout=timeout,
-            verify=True if verify is None else verify,
+            verify=context or ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),  # http: never used
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
             event_hooks={"response": [self._record]},
         )

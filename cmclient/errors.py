@@ -6,10 +6,14 @@
     ├── ParamValidationError          bad input, caught before any I/O
     ├── ConfigurationError
     │   ├── NoCredentialsError        no provider yielded credentials
-    │   └── NoRegionError             no region from arguments, environment or profile
+    │   │   └── CredentialRetrievalError  a configured source failed
+    │   ├── NoRegionError             no region from arguments, environment or profile
+    │   ├── ProfileNotFoundError      the named profile is in no config file
+    │   └── InvalidConfigError        arguments, environment or files contradict the rules
     ├── HTTPClientError               the request did not get a complete HTTP response
     │   ├── EndpointConnectionError   could not connect (DNS, refused, TLS)
     │   ├── ConnectionClosedError     the connection broke during the exchange
+    │   ├── ResponseTooLargeError     the response is over max_response_bytes
     │   └── ClientTimeoutError
     │       ├── ConnectTimeoutError
     │       ├── ReadTimeoutError
@@ -51,11 +55,13 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeoutError",
     "ConnectionClosedError",
+    "CredentialRetrievalError",
     "EndpointConnectionError",
     "ExpiredTokenException",
     "HTTPClientError",
     "IncompleteSignatureException",
     "InternalServerException",
+    "InvalidConfigError",
     "InvalidEncodingException",
     "InvalidRequestException",
     "InvalidSignatureException",
@@ -66,10 +72,12 @@ __all__ = [
     "NoRegionError",
     "PaginationError",
     "ParamValidationError",
+    "ProfileNotFoundError",
     "ReadTimeoutError",
     "RequestTimeTooSkewed",
     "ResourceNotFoundException",
     "ResponseParseError",
+    "ResponseTooLargeError",
     "ServiceError",
     "ServiceUnavailableException",
     "TextSizeLimitExceededException",
@@ -112,8 +120,20 @@ class NoCredentialsError(ConfigurationError):
     """No credential source yielded credentials."""
 
 
+class CredentialRetrievalError(NoCredentialsError):
+    """A configured credential source failed (bad answer, unreachable, bad output)."""
+
+
 class NoRegionError(ConfigurationError):
     """No region was given or configured."""
+
+
+class ProfileNotFoundError(ConfigurationError):
+    """A profile was named (argument or AWS_PROFILE) that no config file defines."""
+
+
+class InvalidConfigError(ConfigurationError, ValueError):
+    """The arguments, environment or config files contradict each other or the rules."""
 
 
 class HTTPClientError(ComprehendMedicalError):
@@ -132,6 +152,15 @@ class EndpointConnectionError(HTTPClientError):
 
 class ConnectionClosedError(HTTPClientError):
     """The connection was reset or closed before the response was complete."""
+
+
+class ResponseTooLargeError(HTTPClientError):
+    """The response (its head, or its body once decoded) is larger than the client
+    accepts (``max_response_bytes``). Nothing beyond the limit was kept in memory and
+    the connection was dropped. Not retried: the same request would get the same
+    answer."""
+
+    retryable: ClassVar[bool] = False
 
 
 class ClientTimeoutError(HTTPClientError):
@@ -171,8 +200,14 @@ class ServiceError(ComprehendMedicalError):
     """AWS answered the request with an error.
 
     ``str(err)`` reads like botocore's: ``An error occurred (Code) when calling the Op
-    operation: message``.
+    operation: message``. A service's message can echo the request (a validation
+    message quoting the clinical text, say), so ``message`` and ``str(err)`` hold at
+    most ``MESSAGE_LIMIT`` characters of it; the whole message stays in
+    ``response["Error"]["Message"]`` for code that asks for it.
     """
+
+    #: The most characters of the server's message kept in ``message`` and ``str(err)``.
+    MESSAGE_LIMIT: ClassVar[int] = 200
 
     retryable: ClassVar[bool] = False
     throttling: ClassVar[bool] = False
@@ -189,7 +224,7 @@ class ServiceError(ComprehendMedicalError):
         retry_attempts: int = 0,
     ) -> None:
         self.code = code
-        self.message = message
+        self.message = _capped(message, self.MESSAGE_LIMIT)
         self.status_code = status_code
         self.request_id = request_id
         self.operation_name = operation_name
@@ -203,7 +238,8 @@ class ServiceError(ComprehendMedicalError):
             },
         }
         super().__init__(
-            f"An error occurred ({code}) when calling the {operation_name} operation: {message}"
+            f"An error occurred ({code}) when calling the {operation_name} operation: "
+            f"{self.message}"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -211,9 +247,13 @@ class ServiceError(ComprehendMedicalError):
         meta = self.response["ResponseMetadata"]
         return (
             _rebuild_service_error,
-            (type(self), self.code, self.message, self.status_code, self.request_id,
-             self.operation_name, meta["HTTPHeaders"], meta["RetryAttempts"]),
+            (type(self), self.code, self.response["Error"]["Message"], self.status_code,
+             self.request_id, self.operation_name, meta["HTTPHeaders"], meta["RetryAttempts"]),
         )
+
+
+def _capped(message: str, limit: int) -> str:
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _rebuild_service_error(
@@ -352,6 +392,123 @@ class RequestTimeTooSkewed(ServiceError):
     """The request's X-Amz-Date is too far from the server's clock."""
 
 
+# === S3 errors (the batch path's object operations) ===============================
+# S3 answers in XML with its own codes (no "Exception" suffix): one class per code the
+# batch path can meet. Where a code means what a Comprehend Medical or common code above
+# means, its class derives from that class, so one ``except`` serves both services
+# (``except ThrottlingException`` also catches ``SlowDown``); ``code`` always says what
+# AWS sent, and ``operation_name`` which operation got it. There is no "S3 error" base
+# class: error codes are one namespace across AWS, and some of these are also sent by
+# other XML services (STS sends ``AccessDenied`` and ``ExpiredToken``, with the same
+# meaning), so a class cannot promise that S3 sent it. One code is sent by both S3 and
+# Comprehend Medical: ``RequestTimeTooSkewed``. It keeps its one class above (same
+# meaning, same retry rule: re-sign with the server's time). Retry classification reads
+# the same class data as above (``SlowDown`` is throttling; ``InternalError``,
+# ``ServiceUnavailable`` and ``RequestTimeout`` are transient), and any 503 is retried
+# whatever its code.
+
+class NoSuchKey(ServiceError):
+    """The object does not exist (404). Also raised for a HEAD request's bare 404,
+    which has no body to say whether the key or the bucket is missing."""
+
+
+class NoSuchBucket(ServiceError):
+    """The bucket does not exist (404)."""
+
+
+class AccessDenied(AccessDeniedException):
+    """Not allowed (403): an identity, bucket or key policy forbids the call."""
+
+
+class InvalidAccessKeyId(UnrecognizedClientException):
+    """The access key id is unknown to S3 (403)."""
+
+
+class SignatureDoesNotMatch(InvalidSignatureException):
+    """S3 computed a different signature: a wrong secret key or a signing bug (403)."""
+
+
+class AuthorizationHeaderMalformed(IncompleteSignatureException):
+    """The Authorization header is malformed, most often signed for the wrong region (400)."""
+
+
+class ExpiredToken(ExpiredTokenException):
+    """The session token has expired (400): the credentials are reloaded and the
+    request made once more."""
+
+
+class InvalidToken(ServiceError):
+    """The session token is malformed or otherwise invalid (400)."""
+
+
+class PermanentRedirect(ServiceError):
+    """The bucket is in another region than the one the request was sent to (301)."""
+
+
+class InvalidBucketName(ServiceError):
+    """The bucket name breaks S3's naming rules (400)."""
+
+
+class InvalidArgument(ServiceError):
+    """A parameter of the request is invalid (400)."""
+
+
+class InvalidRequest(ServiceError):
+    """The request is invalid as a whole (400)."""
+
+
+class InvalidObjectState(ServiceError):
+    """The object is archived (Glacier) and must be restored before it can be read (403)."""
+
+
+class KeyTooLongError(ServiceError):
+    """The object key is longer than 1,024 bytes (400)."""
+
+
+class EntityTooLarge(ServiceError):
+    """The object is larger than a single PUT allows (400)."""
+
+
+class XAmzContentSHA256Mismatch(ServiceError):
+    """The body does not hash to the x-amz-content-sha256 the request signed (400):
+    it was changed in transit."""
+
+
+class RequestTimeout(ServiceError):
+    """S3 did not receive the request body in time (400); worth another attempt."""
+
+    retryable = True
+
+
+class SlowDown(ThrottlingException):
+    """S3 asks the caller to reduce its request rate (503): throttling, retried with backoff."""
+
+
+class InternalError(InternalServerException):
+    """S3 failed internally (500); worth another attempt."""
+
+
+class ServiceUnavailable(ServiceUnavailableException):
+    """S3 is temporarily unavailable (503); worth another attempt."""
+
+
+_S3_ERRORS: tuple[type[ServiceError], ...] = (
+    NoSuchKey, NoSuchBucket, AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch,
+    AuthorizationHeaderMalformed, ExpiredToken, InvalidToken, PermanentRedirect,
+    InvalidBucketName, InvalidArgument, InvalidRequest, InvalidObjectState, KeyTooLongError,
+    EntityTooLarge, XAmzContentSHA256Mismatch, RequestTimeout, SlowDown, InternalError,
+    ServiceUnavailable,
+)
+__all__ += [
+    "AccessDenied", "AuthorizationHeaderMalformed", "EntityTooLarge", "ExpiredToken",
+    "InternalError", "InvalidAccessKeyId", "InvalidArgument", "InvalidBucketName",
+    "InvalidObjectState", "InvalidRequest", "InvalidToken", "KeyTooLongError", "NoSuchBucket",
+    "NoSuchKey", "PermanentRedirect", "RequestTimeout", "ServiceUnavailable",
+    "SignatureDoesNotMatch", "SlowDown", "XAmzContentSHA256Mismatch",
+]
+# === end of S3 errors ==============================================================
+
+
 _BY_CODE: dict[str, type[ServiceError]] = {
     cls.__name__: cls
     for cls in (
@@ -363,6 +520,7 @@ _BY_CODE: dict[str, type[ServiceError]] = {
         RequestTimeTooSkewed,
     )
 }
+_BY_CODE.update({cls.__name__: cls for cls in _S3_ERRORS})  # S3's codes (section above)
 
 
 def note_attempts(

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from urllib.parse import quote, unquote, urlsplit
 
+from cmclient._http.rules import DEFAULT_PORTS
 from cmclient.credentials._types import Credentials
 
 __all__ = [
@@ -38,7 +39,6 @@ _UNSIGNABLE = frozenset(
      "proxy-authorization", "te", "traceparent", "tracestate", "trailer",
      "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"}
 )
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def sign_request(
@@ -204,7 +204,7 @@ def _amz_date(timestamp: datetime) -> str:
     if timestamp.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware")
     t = timestamp if timestamp.tzinfo is timezone.utc else timestamp.astimezone(timezone.utc)
-    # An f-string is twice as fast as strftime, on the per-request path.
+    # An f-string, not strftime: faster, on the per-request path (bench/README.md).
     return f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
 
 
@@ -216,7 +216,7 @@ def _fold(value: str) -> str:
 def _host(scheme: str, hostname: str, port: int | None) -> str:
     if ":" in hostname:  # an IPv6 literal keeps its brackets in Host
         hostname = f"[{hostname}]"
-    if port is None or _DEFAULT_PORTS.get(scheme) == port:
+    if port is None or DEFAULT_PORTS.get(scheme) == port:
         return hostname
     return f"{hostname}:{port}"
 

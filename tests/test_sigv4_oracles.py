@@ -214,7 +214,10 @@ _plain_values = st.lists(
     query=st.lists(st.tuples(query_text, st.none() | query_text).filter(lambda kv: kv != ("", None)),
                    max_size=5),
     explicit_host=st.booleans(),
-    headers=st.dictionaries(header_names, _plain_values, max_size=6),
+    # AWS4Auth signs hop-by-hop and tracing headers (TE, Upgrade, ...), which botocore
+    # and cmclient leave out (the botocore test covers those): none of them here.
+    headers=st.dictionaries(header_names.filter(lambda n: n.lower() not in _botocore_unsigned),
+                            _plain_values, max_size=6),
     body=bodies, access_key=access_keys, secret=secrets, token=tokens, region=regions,
     service=services, timestamp=timestamps,
 )

@@ -66,12 +66,13 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
 import h11
 import httpx
 
+from cmclient._http import rules
 from cmclient._http.rules import Origin, PoolSettings, Stale, may_resend, mocked, origin_of
 
 __all__ = ["AsyncPoolTransport", "SocketOption"]
@@ -102,8 +103,10 @@ def _expire(future: asyncio.Future[Any]) -> None:
 def _emit(h: h11.Connection, event: h11.Event, request: httpx.Request) -> bytes:
     try:
         data = h.send(event)
-    except h11.LocalProtocolError as exc:
-        raise httpx.LocalProtocolError(str(exc), request=request) from exc
+    except h11.LocalProtocolError:  # its text may quote a header value: not chained
+        raise httpx.LocalProtocolError(
+            "h11 refused to send the request", request=request
+        ) from None
     return data or b""
 
 
@@ -113,7 +116,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, origin: Origin) -> None:
         self.origin = origin
-        self.h11 = h11.Connection(h11.CLIENT)
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=rules.MAX_HEAD_BYTES)
         self.transport: asyncio.Transport | None = None
         self.served = 0  # completed exchanges: > 0 means a reused connection
         self.idle_since = 0.0
@@ -235,12 +238,43 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         """Close politely (idle connections, a finished exchange)."""
         if self.transport is not None:
-            self.transport.close()
+            try:
+                self.transport.close()
+            except RuntimeError:  # its event loop is closed
+                _release_on_dead_loop(self.transport)
 
     def abort(self) -> None:
         """Close now, discarding anything buffered (a connection in an unknown state)."""
         if self.transport is not None:
-            self.transport.abort()
+            try:
+                self.transport.abort()
+            except RuntimeError:  # its event loop is closed
+                _release_on_dead_loop(self.transport)
+
+
+def _release_on_dead_loop(transport: asyncio.BaseTransport) -> None:
+    """Close the socket of a transport whose event loop is closed, which can no longer
+    run the transport's own close. Normally never needed: a pool closes its
+    connections while its loop shuts down (see ``_close_with_loop``). This is for a
+    loop closed without ``shutdown_asyncgens()``; it uses asyncio's internals where
+    they exist (the selector transport's ``_call_connection_lost``) and otherwise
+    leaves the socket to the garbage collector."""
+    base = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
+    lost = getattr(base, "_call_connection_lost", None)
+    if lost is not None:
+        with contextlib.suppress(Exception):
+            lost(None)
+
+
+async def _close_with_loop(pool: _Pool) -> AsyncGenerator[None, None]:
+    """Started in a pool's event loop, this async generator is finalised by the loop's
+    ``shutdown_asyncgens()`` (which ``asyncio.run`` calls before closing the loop): the
+    pool's connections are closed while the loop can still close them, rather than
+    leaking until garbage collection."""
+    try:
+        yield
+    finally:
+        pool.close()
 
 
 class _Pool:
@@ -262,6 +296,7 @@ class _Pool:
             collections.deque()
         )
         self.closed = False
+        self.finaliser: AsyncGenerator[None, None] | None = None
 
     async def acquire(
         self,
@@ -355,6 +390,8 @@ class _Pool:
         self.idle_count += 1
 
     def close(self) -> None:
+        """Close the idle connections and fail the waiters; idempotent, and safe from
+        any event loop, the pool's own included after it closed."""
         self.closed = True
         for idle in self.idle.values():
             while idle:
@@ -362,7 +399,19 @@ class _Pool:
                 self.slots -= 1
         self.idle_count = 0
         while (nxt := self._next_waiter()) is not None:
-            nxt[1].set_exception(RuntimeError("The transport was closed"))
+            with contextlib.suppress(RuntimeError):  # a future of a closed loop
+                nxt[1].set_exception(RuntimeError("The transport was closed"))
+
+    def retire(self) -> None:
+        """Close the pool from outside its loop (the transport moved to another loop,
+        or is closed from one): finish its finaliser, which then has nothing to do."""
+        finaliser, self.finaliser = self.finaliser, None
+        if finaliser is not None:
+            closing = finaliser.aclose()
+            with contextlib.suppress(StopIteration, RuntimeError):
+                # Its finally block never awaits, so one step runs it to the end.
+                closing.send(None)
+        self.close()
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -406,11 +455,10 @@ class _ResponseStream(httpx.AsyncByteStream):
     def _finish(self, conn: _Connection) -> None:
         self._conn = None
         h = conn.h11
-        if (
-            h.our_state is h11.DONE
-            and h.their_state is h11.DONE
-            and conn.usable(0.0, None)
-        ):
+        keep_alive = h.our_state is h11.DONE and h.their_state is h11.DONE
+        # Bytes past the end of the response, in h11's buffer or not yet given to it.
+        leftover = bool(h.trailing_data[0]) or not conn.usable(0.0, None)
+        if rules.reusable(keep_alive, leftover):
             h.start_next_cycle()
             conn.served += 1
             self._pool.put_back(conn)
@@ -464,7 +512,7 @@ class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
             raise RuntimeError("The transport was closed")
         pool = self._pool
         if pool is None or pool.loop is not loop:
-            pool = self._pool = _Pool(loop, self._max_connections)
+            pool = await self._new_pool(loop)
         origin = origin_of(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
         conn = await pool.acquire(origin, timeouts.get("pool"), self._keepalive_expiry, request)
@@ -581,10 +629,23 @@ class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
             )
         return self._fallback
 
+    async def _new_pool(self, loop: asyncio.AbstractEventLoop) -> _Pool:
+        """A pool for ``loop``, which the transport is used from for the first time:
+        the previous loop's connections are closed (that loop may be closed already),
+        and the new pool is closed when its own loop shuts down."""
+        if self._pool is not None:
+            self._pool.retire()
+        pool = self._pool = _Pool(loop, self._max_connections)
+        finaliser = _close_with_loop(pool)
+        await finaliser.__anext__()
+        pool.finaliser = finaliser
+        return pool
+
     async def aclose(self) -> None:
+        """Close every idle connection; from any event loop."""
         self._closed = True
         if self._pool is not None:
-            self._pool.close()
+            self._pool.retire()
         if self._fallback is not None:
             await self._fallback.aclose()
 
@@ -598,6 +659,11 @@ async def _exchange(
     write_timeout = timeouts.get("write")
     reused = conn.served > 0
     received = False
+    unsafe = rules.unsafe_header(request.headers.raw)
+    if unsafe is not None:
+        raise httpx.LocalProtocolError(
+            f"The {unsafe.decode('latin-1')} header holds CR, LF or NUL", request=request
+        )
     try:
         pending = [_emit(h, h11.Request(method=request.method, target=request.url.raw_path,
                                         headers=request.headers.raw), request)]
@@ -627,13 +693,20 @@ async def _exchange(
                 received = True
                 h.receive_data(data)
             elif isinstance(event, h11.Response):
+                rules.body_framing(event.status_code, request.method, event.headers.raw_items())
                 return event
             elif not isinstance(event, h11.InformationalResponse):
                 raise httpx.RemoteProtocolError(
                     "Server disconnected without sending a response.", request=request
                 )
+            elif not rules.is_interim(event.status_code):
+                raise rules.BadResponse("101 Switching Protocols, which was not asked for")
     except h11.RemoteProtocolError as exc:
         raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+    except rules.BadResponse as exc:
+        raise httpx.RemoteProtocolError(
+            f"Bad response while reading the response: {exc}", request=request
+        ) from exc
     except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
         if reused and not received:
             raise Stale(exc) from exc

@@ -23,26 +23,6 @@ DEFAULT_CALL_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 100
 
 
-_shared_tls: ssl.SSLContext | None = None
-
-
-def tls_context(url: str) -> ssl.SSLContext | None:
-    """The TLS context for a client of ``url``: the process's verifying context for an
-    https endpoint, ``None`` for an http one (a mock on loopback), which never does TLS,
-    so that nothing is built for it (even a bare context costs 0.4 MiB and 1.5 ms)."""
-    return verifying_tls() if url.startswith("https:") else None
-
-
-def verifying_tls() -> ssl.SSLContext:
-    """One verifying TLS context per process, shared by every client (SSLContext is
-    safe to share): loading the CA bundle costs about 25 ms and close to 1 MiB, and
-    httpx does it for every client it builds."""
-    global _shared_tls
-    if _shared_tls is None:
-        _shared_tls = httpx.create_ssl_context()
-    return _shared_tls
-
-
 def _httpx_pool(max_connections: int, tls: ssl.SSLContext | None) -> dict[str, Any]:
     """httpx's own pool, for a client behind a proxy. Without ``tls`` (an http
     endpoint), a bare context: httpx would load the CA bundle for ``verify=True``."""
@@ -102,7 +82,10 @@ async def asend(
     the caller's settings or the mock."""
     if own is not None and not transport_chosen_by_mock(asynchronous=True):
         return await own.handle_async_request(request)
-    return await client.send(request, stream=True)
+    # Never follow a redirect, whatever the caller's client says: it would carry the
+    # session token, the signature and the clinical text to another origin. A 3xx is
+    # answered as the error it is.
+    return await client.send(request, stream=True, follow_redirects=False)
 
 
 def send(
@@ -111,7 +94,7 @@ def send(
     """``asend`` for the sync client."""
     if own is not None and not transport_chosen_by_mock(asynchronous=False):
         return own.handle_request(request)
-    return client.send(request, stream=True)
+    return client.send(request, stream=True, follow_redirects=False)
 
 
 def _own_pool() -> bool:
@@ -195,13 +178,26 @@ def abounded(seconds: float, operation_name: str, state: Any) -> Iterator[None]:
 
 def transport_error(
     exc: httpx.RequestError, operation_name: str, hint: str | None = None
-) -> errors.HTTPClientError:
+) -> errors.HTTPClientError | errors.ConfigurationError:
     """The cmclient exception for an httpx request failure (the caller chains ``exc``).
 
     The message names the failure and the operation, and for a failed connection adds
     ``hint`` (the regions that host the service); it does not echo httpx's message,
     which may quote the request.
     """
+    if isinstance(exc, httpx.LocalProtocolError):
+        # A request the HTTP layer refused to send (a header it cannot carry): the
+        # same request would be refused again, so this is no transport failure to
+        # retry. Its text, and that of every exception chained to it, may quote a
+        # header's value (a session token): it is wiped, not echoed.
+        link: BaseException | None = exc
+        while link is not None:
+            link.args = ("The HTTP layer refused to send the request",)
+            link = link.__cause__ or link.__context__
+        return errors.ConfigurationError(
+            f"The {operation_name} request could not be sent as built "
+            f"({type(exc).__name__}); check the credentials and headers"
+        )
     kind: type[errors.HTTPClientError]
     if isinstance(exc, httpx.ConnectTimeout):
         kind, what = errors.ConnectTimeoutError, "Connecting to the endpoint timed out"

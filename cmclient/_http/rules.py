@@ -1,12 +1,21 @@
 """The rules both of cmclient's connection pools follow (``sync_pool`` on
-http.client, ``async_pool`` on asyncio): the settings they take, which pool a
-request goes to, when a request may be sent again on a fresh connection, and when to
-step aside for a test library that mocks httpx. Pure code; no I/O, no asyncio."""
+http.client, ``async_pool`` on asyncio and h11), written once so the two cannot drift:
+the settings they take, which pool a request goes to, whether a response head is
+acceptable and how its body is framed, when a connection may go back to the pool,
+when a request may be sent again on a fresh connection, and when to step aside for a
+test library that mocks httpx. Pure code; no I/O, no asyncio.
+
+The response rules follow RFC 9112 section 6.3 in its strict reading: what is
+ambiguous is rejected, never guessed at, because a guess about where one response
+ends is how one request's answer becomes the next request's.
+"""
 
 from __future__ import annotations
 
+import os
 import ssl
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -23,6 +32,115 @@ Origin = tuple[str, str, int]
 #: RFC 9110 section 9.2.2.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: The most header lines, and bytes of head (status line and header lines), a response
+#: may have. http.client enforces the same count and 64 KiB per line on its own.
+MAX_HEADERS = 100
+MAX_HEAD_BYTES = 64 * 1024
+
+
+class BadResponse(Exception):
+    """A response head (or framing line) the pools refuse; ``str()`` says which rule it
+    broke, never what the server sent. The shells turn it into
+    ``httpx.RemoteProtocolError``."""
+
+
+#: How a response body ends: no body at all, after ``length`` bytes, with the last
+#: chunk of a chunked body, or when the server closes the connection.
+NO_BODY = -1
+CHUNKED = -2
+UNTIL_CLOSE = -3
+
+
+def body_framing(
+    status: int, request_method: str, headers: Iterable[tuple[bytes, bytes]]
+) -> int:
+    """The framing of a final (non-1xx) response's body: a byte count, or ``NO_BODY``,
+    ``CHUNKED`` or ``UNTIL_CLOSE``. Raises ``BadResponse`` for a head whose length is
+    ambiguous: Transfer-Encoding other than exactly ``chunked``, Transfer-Encoding
+    together with Content-Length, a Content-Length that is not a plain decimal number,
+    or several that disagree."""
+    lengths: list[bytes] = []
+    codings: list[bytes] = []
+    count = 0
+    for name, value in headers:
+        count += 1
+        lowered = name.lower()
+        if lowered == b"content-length":
+            lengths += (part.strip() for part in value.split(b","))
+        elif lowered == b"transfer-encoding":
+            codings += (part.strip().lower() for part in value.split(b","))
+    if count > MAX_HEADERS:
+        raise BadResponse(f"more than {MAX_HEADERS} header lines")
+    if codings:
+        if lengths:
+            raise BadResponse("both Transfer-Encoding and Content-Length")
+        if codings != [b"chunked"]:
+            raise BadResponse("a Transfer-Encoding other than chunked")
+    for length in lengths:
+        # bytes.isdigit() is ASCII only ("²" is a digit to str.isdigit, not here).
+        if not length.isdigit() or len(length) > 18 or length != lengths[0]:
+            raise BadResponse("an invalid or conflicting Content-Length")
+    if status in (204, 304) or request_method == "HEAD":
+        return NO_BODY
+    if codings:
+        return CHUNKED
+    if lengths:
+        return int(lengths[0])
+    return UNTIL_CLOSE
+
+
+def check_head_line(line: bytes) -> None:
+    """Refuse a status, header, chunk-size or trailer line holding a CR anywhere but
+    before its final LF, or a NUL: http.client's header parser splits lines at a bare
+    CR, which would let a value smuggle in a header of its own."""
+    end = len(line) - (2 if line.endswith(b"\r\n") else 1 if line.endswith(b"\n") else 0)
+    if b"\r" in line[:end] or b"\0" in line:
+        raise BadResponse("a bare CR or a NUL in a response head line")
+
+
+def is_interim(status: int) -> bool:
+    """A 1xx response to skip while waiting for the final one (RFC 9110 section 15.2).
+    101 is not: cmclient never asks to switch protocols, so it is an error."""
+    return 100 <= status < 200 and status != 101
+
+
+def reusable(keep_alive: bool, leftover: bool) -> bool:
+    """Whether a connection whose response was read to the end may carry another
+    request: the server did not ask to close it, and nothing is left unread on it.
+    Bytes past the end of a response (a server or middlebox answering twice) would
+    otherwise be taken for the next request's response."""
+    return keep_alive and not leftover
+
+
+def unsafe_header(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The name of the first header whose value holds CR, LF or NUL, else ``None``.
+    Such a value would end the header early and start another (request smuggling);
+    the caller names the header, never the value, which may be a session token."""
+    for name, value in headers:
+        if b"\r" in value or b"\n" in value or b"\0" in value:
+            return name
+    return None
+
+
+_forks = 0
+
+
+def fork_generation() -> int:
+    """How many times this process's ancestors forked on the way to it. A pool
+    records it when created and starts afresh when it changes: sockets inherited
+    across ``fork()`` are shared with the parent, and a request sent on one by the
+    child would read the parent's answer."""
+    return _forks
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 def origin_of(request: httpx.Request) -> Origin:

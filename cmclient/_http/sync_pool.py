@@ -48,11 +48,13 @@ from typing import Any
 
 import httpx
 
+from cmclient._http import rules
 from cmclient._http.rules import (
     DEADLINE,
     Origin,
     PoolSettings,
     Stale,
+    fork_generation,
     may_resend,
     mocked,
     origin_of,
@@ -93,34 +95,61 @@ class _Limits:
 
 
 class _Reader:
-    """The reader a response reads its socket through, in place of http.client's own.
+    """The one reader a connection's responses read its socket through, in place of
+    the buffered file http.client would make for each response.
 
-    Every method receives from the socket at most once per step and sets the socket's
-    timeout before it from ``limits``, so a server that trickles bytes (each within
-    the read timeout) cannot hold a read open past the request's deadline. It keeps
-    the last line read: a response head ends in a blank line, but http.client also
-    takes EOF for its end (and a head cut short for a whole one). It offers what
-    ``http.client.HTTPResponse`` calls on its reader on this transport's paths
-    (``begin``, ``read1`` and ``close``).
+    It keeps its own buffer, so what is left in it after a response is known: bytes a
+    server sent past the end of a response must never be read as the next request's
+    answer (``leftover``). Every method receives from the socket at most once per step
+    and sets the socket's timeout before it from ``limits``, so a server that trickles
+    bytes (each within the read timeout) cannot hold a read open past the request's
+    deadline. While ``head`` is set, every line read is checked against the pools'
+    rules (``rules.check_head_line``) and counted against ``rules.MAX_HEAD_BYTES``.
+    It offers what ``http.client.HTTPResponse`` calls on its reader (``readline``,
+    ``read``, ``read1``, ``peek``, ``close``).
     """
 
-    def __init__(self, raw: Any, sock: socket.socket, limits: _Limits) -> None:
-        self._raw = raw  # the socket's buffered reader (socket.makefile("rb"))
-        self._sock = sock
-        self._limits = limits
-        self.line = b"\r\n"
+    __slots__ = ("_buffer", "_hold", "_limits", "_sock", "head", "head_bytes", "line")
 
-    def _arm(self) -> None:
+    def __init__(self, sock: socket.socket, limits: _Limits) -> None:
+        self._sock = sock
+        # An unbuffered file on the socket, never read: like the file http.client
+        # makes, it keeps the descriptor open when http.client closes the socket
+        # under a response that ends with the connection (its body is still to read).
+        self._hold = sock.makefile("rb", buffering=0)
+        self._limits = limits
+        self._buffer = bytearray()
+        self.line = b"\r\n"  # the last line read
+        self.head = False
+        self.head_bytes = 0
+
+    def _receive(self) -> bool:
+        """One receive into the buffer; ``False`` at EOF."""
         self._sock.settimeout(_within(self._limits.read, self._limits.deadline))
+        data = self._sock.recv(_CHUNK)
+        self._buffer += data
+        return bool(data)
+
+    def leftover(self) -> bool:
+        """Whether any byte is waiting to be read: in the buffer, or decrypted inside
+        the TLS object, where a readiness check on the socket cannot see it."""
+        if self._buffer:
+            return True
+        pending = getattr(self._sock, "pending", None)
+        return bool(pending is not None and pending())
 
     def peek(self, size: int = 0) -> bytes:
-        self._arm()
-        data: bytes = self._raw.peek(size)
-        return data
+        if not self._buffer:
+            self._receive()
+        return bytes(self._buffer)
 
     def read1(self, size: int = -1) -> bytes:
-        self._arm()
-        data: bytes = self._raw.read1(size)
+        if size == 0 or (not self._buffer and not self._receive()):
+            return b""
+        buffer = self._buffer
+        taken = len(buffer) if size < 0 else min(size, len(buffer))
+        data = bytes(buffer[:taken])
+        del buffer[:taken]
         return data
 
     def read(self, size: int) -> bytes:
@@ -132,54 +161,103 @@ class _Reader:
         return b"".join(parts)
 
     def readline(self, limit: int = -1) -> bytes:
-        line = bytearray()
-        while limit < 0 or len(line) < limit:
-            buffered = self.peek(1)  # receives only when nothing is buffered
-            if not buffered:
+        buffer = self._buffer
+        scanned = 0
+        while True:
+            end = buffer.find(b"\n", scanned) + 1
+            if end:
                 break
-            end = buffered.find(b"\n") + 1 or len(buffered)
-            if limit >= 0:
-                end = min(end, limit - len(line))
-            line += self._raw.read(end)  # all buffered: no receive
-            if line.endswith(b"\n"):
+            scanned = len(buffer)
+            if 0 <= limit <= scanned or not self._receive():
+                end = len(buffer)
                 break
-        self.line = bytes(line)
-        return self.line
+        if limit >= 0:
+            end = min(end, limit)
+        line = bytes(buffer[:end])
+        del buffer[:end]
+        self.line = line
+        rules.check_head_line(line)
+        if self.head:
+            self.head_bytes += len(line)
+            if self.head_bytes > rules.MAX_HEAD_BYTES:
+                raise rules.BadResponse(f"a head over {rules.MAX_HEAD_BYTES} bytes")
+        return line
 
     def flush(self) -> None:
-        self._raw.flush()
+        pass
 
     def close(self) -> None:
-        self._raw.close()
+        """Called by http.client when a response is done: the reader lives on with the
+        connection (and with it any leftover bytes, which ``leftover`` reports)."""
+
+    def release(self) -> None:
+        """The connection is closing: let the descriptor go."""
+        self._hold.close()
+
+
+class _Source:
+    """What ``HTTPResponse`` is built from: it asks only for ``makefile``, and gets the
+    connection's own reader rather than a new buffered file."""
+
+    __slots__ = ("reader",)
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+
+    def makefile(self, mode: str) -> _Reader:
+        return self.reader
 
 
 class _Response(http.client.HTTPResponse):
-    """``HTTPResponse`` reading through a ``_Reader``, telling "no response at all"
-    (``_Unanswered``) from a response that began and broke, and refusing a head cut
-    short."""
+    """``HTTPResponse`` reading through the connection's ``_Reader``: it tells "no
+    response at all" (``_Unanswered``) from a response that began and broke, skips
+    interim (1xx) responses, refuses a head cut short, and applies the pools' framing
+    rules (``rules.body_framing``), which must agree with http.client's own reading of
+    the head."""
 
-    def __init__(self, sock: socket.socket, *args: Any, limits: _Limits, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
-        self.fp = _Reader(self.fp, sock, limits)  # type: ignore[assignment]
+    def __init__(self, sock: socket.socket, *args: Any, reader: _Reader, **kwargs: Any) -> None:
+        super().__init__(_Source(reader), *args, **kwargs)  # type: ignore[arg-type]
+        self.reader = reader
 
     def begin(self) -> None:
-        reader = self.fp
-        assert isinstance(reader, _Reader)
+        reader = self.reader
         try:
             arrived = reader.peek(1)  # waits (read timeout) for the first byte
         except (ConnectionResetError, BrokenPipeError) as exc:
             raise _Unanswered from exc
         if not arrived:
             raise _Unanswered
-        super().begin()
-        if not reader.line:
-            raise http.client.IncompleteRead(b"")  # EOF before the blank line
+        reader.head = True
+        try:
+            while True:
+                reader.head_bytes = 0
+                super().begin()
+                if not reader.line:
+                    raise http.client.IncompleteRead(b"")  # EOF before the blank line
+                if not rules.is_interim(self.status):
+                    break
+                self.headers = self.msg = None  # type: ignore[assignment]  # read on
+        finally:
+            reader.head = False
+        if self.status == 101:
+            raise rules.BadResponse("101 Switching Protocols, which was not asked for")
+        framing = rules.body_framing(
+            self.status, self._method or "",  # type: ignore[attr-defined]
+            ((k.encode("latin-1"), v.encode("latin-1")) for k, v in self.getheaders()),
+        )
+        agrees = (
+            (framing == rules.CHUNKED) == bool(self.chunked)
+            and (framing < 0 or self.length == framing)
+            and (framing != rules.NO_BODY or self.length == 0)
+        )
+        if not agrees:
+            raise rules.BadResponse("a head http.client reads differently")
 
 
 class _Connection:
     """One client connection and what the pool needs to know about it."""
 
-    __slots__ = ("http", "idle_since", "limits", "origin", "served")
+    __slots__ = ("http", "idle_since", "limits", "origin", "reader", "served")
 
     def __init__(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
         self.origin = origin
@@ -187,8 +265,10 @@ class _Connection:
         self.served = 0  # completed exchanges: > 0 means a reused connection
         self.idle_since = 0.0
         self.limits = _Limits()
+        assert connection.sock is not None
+        self.reader = _Reader(connection.sock, self.limits)
         connection.response_class = functools.partial(  # type: ignore[assignment]
-            _Response, limits=self.limits
+            _Response, reader=self.reader
         )
 
     def usable(self, now: float, keepalive_expiry: float | None) -> bool:
@@ -200,6 +280,8 @@ class _Connection:
             return False
         if keepalive_expiry is not None and now - self.idle_since >= keepalive_expiry:
             return False
+        if self.reader.leftover():
+            return False
         try:
             return not _readable(sock)
         except (OSError, ValueError):
@@ -207,6 +289,7 @@ class _Connection:
 
     def close(self) -> None:
         self.http.close()
+        self.reader.release()
 
 
 def _create_connection(
@@ -326,7 +409,7 @@ class _ResponseStream(httpx.SyncByteStream):
                     "The server closed the connection before the whole body arrived",
                     request=self._request,
                 )
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException, rules.BadResponse) as exc:
             self._discard()
             raise _read_failure(exc, self._request, "reading the response body") from exc
         except BaseException:  # a timeout or bad data above, or the reader gave up
@@ -338,9 +421,9 @@ class _ResponseStream(httpx.SyncByteStream):
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        reusable = not self._response.will_close
+        keep_alive = not self._response.will_close and conn.http.sock is not None
         self._response.close()
-        if reusable and conn.http.sock is not None:
+        if rules.reusable(keep_alive, conn.reader.leftover()):
             conn.served += 1
             self._pool.put_back(conn)
         else:
@@ -357,11 +440,13 @@ class _ResponseStream(httpx.SyncByteStream):
         self._discard()
 
 
-def _read_failure(exc: OSError | http.client.HTTPException, request: httpx.Request,
-                  doing: str) -> httpx.TransportError:
+def _read_failure(exc: OSError | http.client.HTTPException | rules.BadResponse,
+                  request: httpx.Request, doing: str) -> httpx.TransportError:
     """The httpx exception for ``exc``, raised while ``doing`` (reading something)."""
     if isinstance(exc, TimeoutError):
         return httpx.ReadTimeout(f"Timed out {doing}", request=request)
+    if isinstance(exc, rules.BadResponse):
+        return httpx.RemoteProtocolError(f"Bad response while {doing}: {exc}", request=request)
     if isinstance(exc, http.client.HTTPException):  # malformed, or cut short
         return httpx.RemoteProtocolError(
             f"Bad response while {doing} ({type(exc).__name__})", request=request
@@ -387,6 +472,11 @@ def _exchange(
     stream = request.stream
     if not isinstance(stream, httpx.SyncByteStream):
         raise RuntimeError("SyncPoolTransport needs a sync request body")
+    unsafe = rules.unsafe_header(request.headers.raw)
+    if unsafe is not None:
+        raise httpx.LocalProtocolError(
+            f"The {unsafe.decode('latin-1')} header holds CR, LF or NUL", request=request
+        )
     try:
         h.putrequest(
             request.method, request.url.raw_path.decode("ascii"),
@@ -394,8 +484,10 @@ def _exchange(
         )
         for name, value in request.headers.raw:
             h.putheader(name, value)
-    except ValueError as exc:  # a header or target http.client refuses to send
-        raise httpx.LocalProtocolError(str(exc), request=request) from exc
+    except ValueError:  # a header or target http.client refuses; its text quotes it
+        raise httpx.LocalProtocolError(
+            "http.client refused the request's target or a header", request=request
+        ) from None
     chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
     try:
         sock.settimeout(_within(timeouts.get("write"), deadline))
@@ -426,7 +518,7 @@ def _exchange(
         if reused:
             raise Stale(hung_up) from exc.__cause__
         raise hung_up from exc.__cause__
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, rules.BadResponse) as exc:
         raise _read_failure(exc, request, "reading the response") from exc
 
 
@@ -448,6 +540,7 @@ class SyncPoolTransport(PoolSettings, httpx.BaseTransport):
             keepalive_expiry=keepalive_expiry, all_requests_idempotent=all_requests_idempotent,
         )
         self._pool = _Pool(max_connections)
+        self._forks = fork_generation()
         self._fallback: httpx.HTTPTransport | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -456,6 +549,11 @@ class SyncPoolTransport(PoolSettings, httpx.BaseTransport):
         origin = origin_of(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
         deadline: float | None = request.extensions.get(DEADLINE)
+        if self._forks != fork_generation():
+            # A child of fork(): the pool's sockets are the parent's too. Forget them
+            # without closing (the parent still uses them) and start afresh.
+            self._forks = fork_generation()
+            self._pool = _Pool(self._max_connections)
         pool = self._pool
         conn = pool.acquire(origin, timeouts.get("pool"), self._keepalive_expiry, request)
         try:

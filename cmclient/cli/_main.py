@@ -449,24 +449,21 @@ class _Runner:
 
     def _all_pages(self, method: Any, params: dict[str, Any]) -> dict[str, Any]:
         """Follow NextToken and merge the pages: lists are joined, NextToken dropped."""
+        from cmclient._jobs import PageCursor
         from cmclient.cli._output import document
-        from cmclient.errors import PaginationError
 
         merged: dict[str, Any] = {}
-        seen: set[str] = set()
+        cursor = PageCursor(self.command.operation.name)
         while True:
             page = document(method(**params))
-            token = page.pop("NextToken", None)
+            token = cursor.next_token(page.pop("NextToken", None))
             for key, value in page.items():
                 if isinstance(value, list) and isinstance(merged.get(key), list):
                     merged[key].extend(value)
                 else:
                     merged[key] = value
-            if not token:
+            if token is None:
                 return merged
-            if token in seen:
-                raise PaginationError(self.command.operation.name, len(seen) + 1)
-            seen.add(token)
             params = {**params, "next_token": token}
 
     def _resume_command(self, job_id: str) -> str:

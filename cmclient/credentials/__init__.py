@@ -18,6 +18,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from cmclient.credentials._types import CredentialProvider, Credentials, StaticProvider
+from cmclient.errors import CredentialRetrievalError
 
 if TYPE_CHECKING:
     from cmclient._config import ClientConfig
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
         CredentialChain,
         default_sources,
     )
-    from cmclient.credentials._sources import CredentialRetrievalError
 
 __all__ = [
     "ADVISORY_REFRESH",
@@ -46,7 +46,6 @@ _LAZY = {
     "MANDATORY_REFRESH": "_chain",
     "CredentialChain": "_chain",
     "default_sources": "_chain",
-    "CredentialRetrievalError": "_sources",
 }
 
 

@@ -1,58 +1,45 @@
 """The async shell for credential flows: imported only from ``aload``, so the sync
-client never loads asyncio."""
+client never loads asyncio. The loop that drives a flow is ``_flow.drive``, shared with
+the blocking shell."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 
-from cmclient.credentials._flow import (
-    Done,
-    Flow,
-    HttpCall,
-    ProcessResult,
-    RunProcess,
-    T,
-    http_options,
-    step,
-)
+from cmclient.credentials._flow import Flow, ProcessResult, T, drive, http_options
+
+
+class _AsyncShell:
+    """``httpx.AsyncClient`` (one per proxy setting), asyncio's subprocesses and sleep."""
+
+    def __init__(self) -> None:
+        self._clients: dict[bool, httpx.AsyncClient] = {}
+
+    async def http(self, request: httpx.Request, trust_env: bool) -> httpx.Response:
+        client = self._clients.get(trust_env)
+        if client is None:
+            client = self._clients[trust_env] = httpx.AsyncClient(**http_options(trust_env))
+        response = await client.send(request)
+        await response.aread()
+        return response
+
+    async def run(self, argv: tuple[str, ...]) -> ProcessResult:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await proc.communicate()
+        return ProcessResult(proc.returncode or 0, out, err)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
 
 
 async def run_async(flow: Flow[T]) -> T:
     """Drive a flow to its result without blocking the event loop."""
-    clients: dict[bool, httpx.AsyncClient] = {}
-    try:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            effect = step(flow, value, error)
-            if isinstance(effect, Done):
-                result: T = effect.value
-                return result
-            value, error = None, None
-            if isinstance(effect, HttpCall):
-                client = clients.get(effect.trust_env)
-                if client is None:
-                    client = clients[effect.trust_env] = httpx.AsyncClient(
-                        **http_options(effect.trust_env)
-                    )
-                effect.request.extensions["timeout"] = httpx.Timeout(effect.timeout).as_dict()
-                try:
-                    value = await client.send(effect.request)
-                    await value.aread()
-                except httpx.TransportError as exc:
-                    error = exc
-            elif isinstance(effect, RunProcess):
-                proc = await asyncio.create_subprocess_exec(
-                    *effect.argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-                )
-                out, err = await proc.communicate()
-                value = ProcessResult(proc.returncode or 0, out, err)
-            else:
-                await asyncio.sleep(effect.seconds)
-    finally:
-        flow.close()
-        for client in clients.values():
-            await client.aclose()
+    return await drive(flow, _AsyncShell())

@@ -29,7 +29,6 @@ from cmclient.credentials._flow import Flow, run_sync
 from cmclient.credentials._sources import (
     AssumeRoleSource,
     ContainerSource,
-    CredentialRetrievalError,
     EnvSource,
     ImdsSource,
     Misses,
@@ -37,7 +36,7 @@ from cmclient.credentials._sources import (
     profile_sources,
 )
 from cmclient.credentials._types import Credentials
-from cmclient.errors import NoCredentialsError
+from cmclient.errors import CredentialRetrievalError, NoCredentialsError
 
 if TYPE_CHECKING:
     import asyncio

@@ -20,18 +20,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from cmclient._config import ClientConfig, InvalidConfigError, _true
+from cmclient._config import ClientConfig, is_true
 from cmclient.credentials._flow import Flow, HttpCall, ProcessResult, RunProcess, Sleep
 from cmclient.credentials._time import parse_timestamp
 from cmclient.credentials._types import Credentials
-from cmclient.errors import NoCredentialsError
+from cmclient.errors import CredentialRetrievalError, InvalidConfigError
 
 Misses = list[str]
 Now = Callable[[], datetime]
-
-
-class CredentialRetrievalError(NoCredentialsError):
-    """A configured credential source failed (bad answer, unreachable, bad output)."""
 
 
 def _session_name() -> str:
@@ -337,7 +333,7 @@ class ImdsSource(Source):
 
     def flow(self, misses: Misses) -> Flow[Credentials | None]:
         where = f"EC2 instance metadata at {self.endpoint}"
-        if _true(self._environ.get("AWS_EC2_METADATA_DISABLED", "false")):
+        if is_true(self._environ.get("AWS_EC2_METADATA_DISABLED", "false")):
             misses.append("EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)")
             return None
         token, v1_ok = yield from self._token()

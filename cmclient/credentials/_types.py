@@ -12,7 +12,7 @@ class Credentials:
     Immutable, compared and hashed by value, picklable. The repr shows the access key
     id and the expiry only: the secret and the token never reach a log line or a
     traceback through this object. Written out rather than a frozen dataclass, which
-    generates and execs its methods when the class is made (0.5 ms of every cold start).
+    generates and execs its methods when the class is made, on every cold start.
     """
 
     __slots__ = ("_access_key_id", "_expiration", "_secret_access_key", "_session_token")

@@ -7,8 +7,8 @@ back exactly as AWS sends them (status, ``__type``, ``message``,
 ``x-amzn-RequestId``). It answers awsJson1_1 and rpcv2Cbor, so boto3 and any other SDK
 can use it as well as cmclient.
 
-One core (``ComprehendMedicalMock.handle``: a request in, a response out) and three
-ways in::
+One core (``ComprehendMedicalMock.handle_request``: a request in, a response out,
+no I/O) and three ways in::
 
     mock = ComprehendMedicalMock()
 
@@ -25,6 +25,16 @@ ways in::
 
 CBOR needs the optional extra ``cmclient[mock]`` (cbor2); it is imported only when a
 CBOR request arrives.
+
+Inside, dependencies point one way. ``_exchange`` (a request, a response, and the
+``RequestHandler`` protocol) is at the bottom; the ways in (``_server`` over
+``_http11``, and ``_transport``) know only that protocol. The service is ``_service``
+(the controls a test turns) over ``_core`` (the request path: routing, signatures,
+faults, quotas), over ``_handlers`` (the operations), which use ``_validation`` (the
+front end's messages), ``_buckets`` (S3 naming rules), ``_quotas`` (text and rate
+limits), ``_jobs`` and ``_clinical``.
+A request that is not addressed to Comprehend Medical can be handed to another
+``RequestHandler`` (``ComprehendMedicalMock(fallback=...)``).
 """
 
 from __future__ import annotations
@@ -32,15 +42,32 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cmclient.testing._service import SERVICE_QUOTAS, ComprehendMedicalMock, MockResponse
+    from cmclient.testing._exchange import MockRequest, MockResponse, RequestHandler
+    from cmclient.testing._quotas import SERVICE_CHARACTER_QUOTAS, SERVICE_QUOTAS, RateLimit
+    from cmclient.testing._service import ComprehendMedicalMock
 
 __all__ = [
+    "SERVICE_CHARACTER_QUOTAS",
     "SERVICE_QUOTAS",
     "ComprehendMedicalMock",
+    "MockRequest",
     "MockResponse",
+    "RateLimit",
+    "RequestHandler",
     "bench_throughput",
     "main",
 ]
+
+# Where each lazily loaded public name lives.
+_LAZY = {
+    "ComprehendMedicalMock": "_service",
+    "MockRequest": "_exchange",
+    "MockResponse": "_exchange",
+    "RequestHandler": "_exchange",
+    "RateLimit": "_quotas",
+    "SERVICE_QUOTAS": "_quotas",
+    "SERVICE_CHARACTER_QUOTAS": "_quotas",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,8 +86,9 @@ def bench_throughput(**kwargs: Any) -> dict[str, float]:
 
 def __getattr__(name: str) -> Any:
     # Loaded on first use, so the pytest plugin (a submodule) costs nothing at startup.
-    if name in ("SERVICE_QUOTAS", "ComprehendMedicalMock", "MockResponse"):
-        from cmclient.testing import _service
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return getattr(_service, name)
+        return getattr(importlib.import_module(f"cmclient.testing.{module}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,8 @@
 """The mock server's command line.
 
 ``python -m cmclient.testing [--host 127.0.0.1] [--port 0] [--region R]
-[--job-duration SECONDS] [--credentials AKID:SECRET ...]`` prints the server's URL
+[--job-duration SECONDS] [--credentials AKID:SECRET ...] [--rate-limits aws]
+[--latency SECONDS] [--read-timeout SECONDS]`` prints the server's URL
 as its first line of output (flushed) and serves until SIGTERM or Ctrl-C, then exits 0.
 """
 
@@ -12,8 +13,9 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 
-from cmclient.testing._server import run
+from cmclient.testing._server import DEFAULT_READ_TIMEOUT, run
 from cmclient.testing._service import ComprehendMedicalMock
 
 
@@ -32,7 +34,26 @@ def _parser() -> argparse.ArgumentParser:
                         help="accept only this key pair and verify signatures (repeatable)")
     parser.add_argument("--rate-limits", choices=["aws"], default=None,
                         help="throttle at the service's default quotas")
+    parser.add_argument("--latency", type=_seconds(zero=True), default=0.0, metavar="SECONDS",
+                        help="seconds added to every answer (0)")
+    parser.add_argument("--read-timeout", type=_seconds(zero=False),
+                        default=DEFAULT_READ_TIMEOUT, metavar="SECONDS",
+                        help="seconds a request may stall mid-way before it is answered 408 "
+                             f"({DEFAULT_READ_TIMEOUT:g})")
     return parser
+
+
+def _seconds(*, zero: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not (value >= 0 if zero else value > 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"out of range: {text!r}")
+        return value
+
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             credentials[key] = secret
     mock = ComprehendMedicalMock(region=args.region, credentials=credentials,
                                  job_duration=args.job_duration,
-                                 rate_limits=args.rate_limits)
+                                 rate_limits=args.rate_limits, latency=args.latency)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -59,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         def ready(url: str) -> None:
             print(url, flush=True)
 
-        await run(mock, args.host, args.port, ready, stop)
+        await run(mock, args.host, args.port, ready, stop, read_timeout=args.read_timeout)
 
     with contextlib.suppress(KeyboardInterrupt):  # where signal handlers are unavailable
         asyncio.run(serve())

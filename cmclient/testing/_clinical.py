@@ -353,6 +353,3 @@ DETECTORS = {
     "InferRxNorm": infer_rxnorm,
     "InferSNOMEDCT": infer_snomedct,
 }
-#: Text limits in characters: over these the service answers TextSizeLimitExceededException.
-TEXT_LIMITS = {"DetectEntities": 20000, "DetectEntitiesV2": 20000, "DetectPHI": 20000,
-               "InferICD10CM": 10000, "InferRxNorm": 10000, "InferSNOMEDCT": 10000}

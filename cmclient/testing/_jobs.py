@@ -150,6 +150,12 @@ class JobStore:
     by_kind: dict[str, list[Job]] = field(default_factory=dict)
     tokens: dict[tuple[str, str], Job] = field(default_factory=dict)
 
+    def clear(self) -> None:
+        """Forget every job (the settings stay)."""
+        self.jobs.clear()
+        self.by_kind.clear()
+        self.tokens.clear()
+
     def start(self, kind: JobKind, request: dict[str, Any], now: float) -> Job:
         """Create a job, or return the one this ClientRequestToken already created."""
         token = request.get("ClientRequestToken")

@@ -1,103 +1,101 @@
 """The loopback HTTP/1.1 server: asyncio streams, keep-alive, one event loop.
 
-It parses just enough HTTP/1.1 for SDK traffic (Content-Length and chunked bodies,
-``Expect: 100-continue``, keep-alive and ``Connection: close``), hands each request
-to ``ComprehendMedicalMock.handle`` and writes the answer. One loop serves hundreds of
-concurrent keep-alive connections; the mock's core is guarded by its own lock, so the
-in-process transports may share the same mock at the same time.
+It reads each request with ``_http11`` (strictly, every wait bounded by the read
+timeout), hands it to a ``RequestHandler`` and writes the answer. One loop serves
+hundreds of concurrent keep-alive connections; the handler is called on the loop, and
+latency (``MockResponse.delay``) is awaited, so a slow answer holds up only its own
+connection.
+
+Whatever a client sends, the server answers and goes on serving: a request it cannot
+read gets a 4xx status line (see ``_http11`` for which) and the connection is closed
+after it, since once framing is in doubt nothing later on that connection can be
+trusted. After such an answer the server stops writing (``write_eof``) and reads and
+discards what the client is still sending for a moment before closing, so the client
+reads the answer instead of a connection reset (a "lingering close", RFC 9112
+section 9.6). A handler that raises is answered with a 500 and the connection kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
-from http import HTTPStatus
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from cmclient.testing._service import ComprehendMedicalMock
+from cmclient.testing._exchange import MockResponse, RequestHandler
+from cmclient.testing._http11 import (
+    MAX_BODY,
+    READ_SIZE,
+    Reader,
+    Reject,
+    encode_response,
+    read_request,
+    reject_response,
+)
 
-MAX_BODY = 1 << 20  # the service's largest request is far smaller
-MAX_HEADERS = 100
+__all__ = ["DEFAULT_READ_TIMEOUT", "MAX_BODY", "Server", "run", "serve"]
+
+_log = logging.getLogger("cmclient.testing")
+
+DEFAULT_READ_TIMEOUT = 10.0
+_LINGER_SECONDS = 1.0
+_LINGER_BYTES = 4 * MAX_BODY
 
 
-class _BadRequest(Exception):
-    pass
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size_line = await reader.readline()
-            try:
-                size = int(size_line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _BadRequest from None
-            if size == 0:
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > MAX_BODY:
-                raise _BadRequest
-            chunks.append(await reader.readexactly(size))
-            await reader.readline()
-    length = headers.get("content-length", "0") or "0"
-    if not length.isdigit() or int(length) > MAX_BODY:
-        raise _BadRequest
-    return await reader.readexactly(int(length))
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Stop writing, then discard what the client still sends for a moment, so closing
+    does not reset the connection before the client has read our answer."""
+    with contextlib.suppress(OSError, RuntimeError):
+        if writer.can_write_eof():
+            writer.write_eof()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _LINGER_SECONDS
+    discarded = 0
+    with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+        while discarded < _LINGER_BYTES:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            data = await asyncio.wait_for(reader.read(READ_SIZE), remaining)
+            if not data:
+                return
+            discarded += len(data)
 
 
 async def _connection(
-    mock: ComprehendMedicalMock, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    handler: RequestHandler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+    read_timeout: float,
 ) -> None:
+    source = Reader(reader, read_timeout)
+
+    def send_continue() -> None:
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
     try:
         while True:
-            request_line = await reader.readline()
-            if not request_line:
+            try:
+                received = await read_request(source, send_continue)
+            except Reject as reject:
+                writer.write(reject_response(reject.status))
+                await writer.drain()
+                await _linger(reader, writer)
                 return
-            if request_line in (b"\r\n", b"\n"):
-                continue
-            parts = request_line.decode("latin-1").split()
-            if len(parts) != 3:
-                raise _BadRequest
-            method, target, version = parts
-            pairs: list[tuple[str, str]] = []
-            headers: dict[str, str] = {}
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b"\n", b""):
-                    break
-                name, sep, value = line.decode("latin-1").partition(":")
-                if not sep or len(pairs) >= MAX_HEADERS:
-                    raise _BadRequest
-                pairs.append((name.strip(), value.strip()))
-                headers[name.strip().lower()] = value.strip()
-            if headers.get("expect", "").lower() == "100-continue":
-                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = await _read_body(reader, headers)
-            answer = mock.handle(method, target, pairs, body)
+            if received is None:
+                return
+            request, close = received
+            try:
+                answer = handler.handle_request(request)
+            except Exception:
+                _log.exception("the mock's handler failed")
+                answer = MockResponse(500, [], b"")
             if answer.delay:
                 await asyncio.sleep(answer.delay)
-            close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
-            head = [f"HTTP/1.1 {answer.status} {HTTPStatus(answer.status).phrase}"]
-            head += [f"{k}: {v}" for k, v in answer.headers]
-            head.append(f"Content-Length: {len(answer.body)}")
-            if close:
-                head.append("Connection: close")
-            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + answer.body)
+            writer.write(encode_response(answer, request.method, close))
             await writer.drain()
             if close:
                 return
-    except _BadRequest:
-        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except ConnectionError:
         pass
     finally:
         writer.close()
@@ -106,11 +104,13 @@ async def _connection(
 
 
 async def run(
-    mock: ComprehendMedicalMock, host: str, port: int, ready: Callable[[str], None],
-    stop: asyncio.Event,
+    handler: RequestHandler, host: str, port: int, ready: Callable[[str], None],
+    stop: asyncio.Event, *, read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> None:
     """Serve in the running event loop until ``stop`` is set, then close every
     connection. ``ready`` receives the base URL once the socket is listening."""
+    if not read_timeout > 0:
+        raise ValueError("read_timeout must be a positive number of seconds")
     tasks: set[asyncio.Task[None]] = set()
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -118,7 +118,7 @@ async def run(
         assert task is not None
         tasks.add(task)
         try:
-            await _connection(mock, reader, writer)
+            await _connection(handler, reader, writer, read_timeout)
         except asyncio.CancelledError:
             pass  # shutting down: end quietly (3.11's stream callback reports cancellation)
         finally:
@@ -141,9 +141,13 @@ async def run(
 class Server:
     """A server on a background thread's event loop: ``url``, and ``close()``."""
 
-    def __init__(self, mock: ComprehendMedicalMock, host: str, port: int) -> None:
-        self._mock = mock
+    def __init__(self, handler: RequestHandler, host: str, port: int, *,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
+        if not read_timeout > 0:
+            raise ValueError("read_timeout must be a positive number of seconds")
+        self._handler = handler
         self._host, self._port = host, port
+        self._read_timeout = read_timeout
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -176,7 +180,8 @@ class Server:
             self.url = url
             self._ready.set()
 
-        await run(self._mock, self._host, self._port, ready, self._stop)
+        await run(self._handler, self._host, self._port, ready, self._stop,
+                  read_timeout=self._read_timeout)
 
     def close(self) -> None:
         if self._thread.is_alive() and self._stop is not None:
@@ -185,9 +190,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(mock: ComprehendMedicalMock, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve(handler: RequestHandler, host: str = "127.0.0.1", port: int = 0, *,
+          read_timeout: float = DEFAULT_READ_TIMEOUT) -> Iterator[str]:
     """Run the server for the ``with`` block; yields its base URL."""
-    server = Server(mock, host, port).start()
+    server = Server(handler, host, port, read_timeout=read_timeout).start()
     try:
         yield server.url
     finally:

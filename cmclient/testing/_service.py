@@ -1,29 +1,32 @@
-"""The mock service's one core: a request in, a response out, no I/O.
+"""``ComprehendMedicalMock``: the mock's public face, the controls a test turns.
 
-``ComprehendMedicalMock.handle`` decides every response. The httpx transports, the
-respx helper, the loopback server and the command line only move bytes to and from
-it, and sleep for ``MockResponse.delay`` when latency is configured.
+It builds the shared state, hands requests to the request core (``_core``), and
+offers the ways in (``_transport``, ``_server``), imported on first use. Everything
+here is configuration and test control; what an answer is lives in the core and the
+operation handlers, so this module can change how a test drives the mock without
+touching how the mock behaves.
 """
 
 from __future__ import annotations
 
-import re
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from cmclient._operations import OPERATIONS
-from cmclient.models._base import RESPONSE_CONTEXT
-from cmclient.testing import _auth, _clinical, _wire
-from cmclient.testing._jobs import BY_OPERATION, FINAL, JobError, JobKind, JobStore
+from cmclient.testing._core import Call, Fault, MockState, ServiceCore
+from cmclient.testing._exchange import MockRequest, MockResponse, RequestHandler
+from cmclient.testing._faults import DEFAULT_MESSAGES
+from cmclient.testing._jobs import JobError, JobStore
+from cmclient.testing._quotas import (
+    SERVICE_CHARACTER_QUOTAS,
+    SERVICE_QUOTAS,
+    TEXT_LIMITS,
+    RateLimit,
+    RateLimiter,
+    TextLimit,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -32,104 +35,30 @@ if TYPE_CHECKING:
 
 __all__ = ["SERVICE_QUOTAS", "ComprehendMedicalMock", "MockResponse"]
 
-#: Comprehend Medical's default request quotas (transactions per second, per account
-#: and region), from the service's "Guidelines and quotas" page. Pass
-#: ``rate_limits=SERVICE_QUOTAS`` (or ``"aws"``) to throttle as the service does.
-SERVICE_QUOTAS: dict[str, float] = {
-    **{name: 100.0 for name in _clinical.DETECTORS},
-    **{kind.start: 5.0 for _, kind in BY_OPERATION.values()},
-    **{kind.stop: 5.0 for _, kind in BY_OPERATION.values()},
-    **{kind.describe: 10.0 for _, kind in BY_OPERATION.values()},
-    **{kind.list: 10.0 for _, kind in BY_OPERATION.values()},
-}
 
-# Status code and __type namespace of every error the mock can send.
-_STATUS = {
-    "InvalidRequestException": 400, "ValidationException": 400,
-    "InvalidEncodingException": 400, "TextSizeLimitExceededException": 400,
-    "ResourceNotFoundException": 404, "TooManyRequestsException": 429,
-    "InternalServerException": 500, "ServiceUnavailableException": 503,
-    "MissingAuthenticationTokenException": 400, "IncompleteSignatureException": 400,
-    "InvalidSignatureException": 400, "UnrecognizedClientException": 400,
-    "AccessDeniedException": 400, "ExpiredTokenException": 400,
-    "ThrottlingException": 400, "RequestTimeTooSkewed": 400,
-    "UnknownOperationException": 400, "SerializationException": 400,
-}
-_MODELED = frozenset({
-    "InvalidRequestException", "InvalidEncodingException", "TextSizeLimitExceededException",
-    "ResourceNotFoundException", "TooManyRequestsException", "InternalServerException",
-    "ServiceUnavailableException",
-})
-_DEFAULT_MESSAGES = {
-    "TooManyRequestsException": "You have sent too many requests in a given amount of time.",
-    "InternalServerException": "An internal server error occurred. Retry your request.",
-    "ServiceUnavailableException": "The service is temporarily unavailable.",
-    "ThrottlingException": "Rate exceeded",
-}
-_KMS_KEY = re.compile(
-    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|"
-    r"alias/[A-Za-z0-9/_-]+|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:"
-    r"(?:key/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias/[A-Za-z0-9/_-]+))$"
-)
+def _known(operation: str) -> str:
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown operation {operation!r}")
+    return operation
 
 
-class ServiceFault(Exception):
-    """An error response: the code decides the status and the namespace."""
-
-    def __init__(self, code: str, message: str = "", *, namespace: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message or _DEFAULT_MESSAGES.get(code, "")
-        if namespace is None:
-            namespace = _wire.SERVICE_NAMESPACE if code in _MODELED else _wire.FRONT_END_NAMESPACE
-        self.namespace = namespace
-
-
-@dataclass(frozen=True)
-class MockResponse:
-    """What the mock answers: status, headers, body, and the latency the I/O layer
-    should add before sending it."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    delay: float = 0.0
-    operation: str | None = None
+def _rate_limits(
+    rate_limits: Mapping[str, float | RateLimit] | str | None,
+) -> dict[str, RateLimit]:
+    if isinstance(rate_limits, str):
+        if rate_limits != "aws":
+            raise ValueError("rate_limits must be a mapping, 'aws' or None")
+        return {name: RateLimit(tps, SERVICE_CHARACTER_QUOTAS.get(name))
+                for name, tps in SERVICE_QUOTAS.items()}
+    return {_known(name): limit if isinstance(limit, RateLimit) else RateLimit(float(limit))
+            for name, limit in (rate_limits or {}).items()}
 
 
-@dataclass
-class _Bucket:
-    rate: float
-    tokens: float
-    stamp: float
-
-
-@dataclass
-class _Fault:
-    remaining: int
-    code: str
-    message: str
-    operation: str | None
-
-
-@dataclass
-class _Call:
-    """One recorded request: operation and outcome, never the body (it may be PHI)."""
-
-    operation: str | None
-    status: int
-    request_id: str
-    protocol: str
-    error_code: str | None = None
-
-
-@dataclass
-class _Options:
-    region: str
-    credentials: dict[str, str] | None
-    latency: float | dict[str, float]
-    rate_limits: dict[str, float]
-    calls: list[_Call] = field(default_factory=list)
+def _latency(seconds: float | Mapping[str, float]) -> float | dict[str, float]:
+    values = [seconds] if isinstance(seconds, (int, float)) else list(seconds.values())
+    if any(not value >= 0 for value in values):
+        raise ValueError("latency must be zero or more seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) else dict(seconds)
 
 
 class ComprehendMedicalMock:
@@ -160,12 +89,23 @@ class ComprehendMedicalMock:
       job kind (``"entities-v2"``, ``"phi"``, ``"icd10cm"``, ``"rxnorm"``,
       ``"snomedct"``); ``queue_seconds`` before that it is SUBMITTED, and a stop
       request becomes STOPPED ``stop_seconds`` after it was made.
-    * ``rate_limits``: requests per second by operation name (a token bucket with
-      one second of burst); ``"aws"`` means ``SERVICE_QUOTAS``. Off by default.
+    * ``rate_limits``: quotas by operation name, each a number (transactions per
+      second) or a ``RateLimit(tps=..., chars_per_second=...)``; ``"aws"`` means the
+      service's defaults (``SERVICE_QUOTAS`` and ``SERVICE_CHARACTER_QUOTAS``). A
+      request over its quota is ``TooManyRequestsException`` (HTTP 400, as the service
+      sends it). Off by default; see ``set_rate_limit``.
     * ``latency``: seconds added to every response, or a dict by operation name.
+    * ``text_limits``: the most text each text operation accepts, in that
+      operation's unit (UTF-8 bytes for the Detect operations, characters for the
+      Infer ones), overriding the service's figures; over it the answer is
+      ``TextSizeLimitExceededException``.
     * ``clock``: the wall clock job times derive from (``time.time``);
-      ``advance(seconds)`` moves the mock's clock ahead of it. Signature dates are
+      ``monotonic``: the clock rate limits are paced by (``time.monotonic``). A test
+      may pass its own. ``advance(seconds)`` moves both ahead. Signature dates are
       always checked against the real time.
+    * ``fallback``: a ``RequestHandler`` for every request that is not addressed to
+      Comprehend Medical (no ``X-Amz-Target``, no rpcv2Cbor marker), answered by it
+      as it is; without one such requests get the front end's error.
     """
 
     def __init__(
@@ -176,50 +116,90 @@ class ComprehendMedicalMock:
         job_duration: float | Mapping[str, float] = 60.0,
         queue_seconds: float = 1.0,
         stop_seconds: float = 1.0,
-        rate_limits: Mapping[str, float] | str | None = None,
+        rate_limits: Mapping[str, float | RateLimit] | str | None = None,
         latency: float | Mapping[str, float] = 0.0,
+        text_limits: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        fallback: RequestHandler | None = None,
     ) -> None:
-        if isinstance(rate_limits, str):
-            if rate_limits != "aws":
-                raise ValueError("rate_limits must be a mapping, 'aws' or None")
-            rate_limits = SERVICE_QUOTAS
-        self._options = _Options(
-            region=region,
-            credentials=dict(credentials) if credentials is not None else None,
-            latency=latency if isinstance(latency, (int, float)) else dict(latency),
-            rate_limits=dict(rate_limits or {}),
-        )
         durations = dict(job_duration) if isinstance(job_duration, Mapping) else {}
         default = float(job_duration) if not isinstance(job_duration, Mapping) else 60.0
-        self._jobs = JobStore(queue_seconds=queue_seconds, stop_seconds=stop_seconds,
-                              durations=durations, default_duration=default)
-        self._clock = clock
-        self._offset = 0.0
-        self._lock = threading.RLock()
-        self._buckets: dict[str, _Bucket] = {}
-        self._faults: list[_Fault] = []
+        limits = dict(TEXT_LIMITS)
+        for name, amount in (text_limits or {}).items():
+            if name not in TEXT_LIMITS:
+                raise ValueError(f"{name!r} takes no text")
+            limits[name] = TextLimit(int(amount), TEXT_LIMITS[name].unit)
+        self._state = MockState(
+            region=region,
+            credentials=dict(credentials) if credentials is not None else None,
+            jobs=JobStore(queue_seconds=queue_seconds, stop_seconds=stop_seconds,
+                          durations=durations, default_duration=default),
+            limiter=RateLimiter(_rate_limits(rate_limits)),
+            latency=_latency(latency),
+            text_limits=limits,
+            clock=clock,
+            monotonic=monotonic,
+        )
+        self._core = ServiceCore(self._state, fallback)
 
-    # --- configuration and test controls ---------------------------------------
+    # --- configuration ------------------------------------------------------------
 
     @property
     def region(self) -> str:
-        return self._options.region
+        return self._state.region
 
     @property
     def credentials(self) -> dict[str, str] | None:
-        return self._options.credentials
+        return self._state.credentials
+
+    @property
+    def fallback(self) -> RequestHandler | None:
+        """The handler for requests not addressed to Comprehend Medical (settable)."""
+        return self._core.fallback
+
+    @fallback.setter
+    def fallback(self, handler: RequestHandler | None) -> None:
+        self._core.fallback = handler
+
+    @property
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """The quotas in force, by operation name."""
+        with self._state.lock:
+            return self._state.limiter.limits
+
+    def set_rate_limit(
+        self, operation: str, tps: float | None = None, chars_per_second: float | None = None,
+    ) -> None:
+        """Throttle one operation to ``tps`` requests and ``chars_per_second``
+        characters of text per second (None: no limit on that axis; both None removes
+        the quota). Each is a token bucket holding one second's worth, starting full;
+        a request that does not fit is ``TooManyRequestsException``."""
+        limit = RateLimit(tps, chars_per_second)
+        with self._state.lock:
+            self._state.limiter.set(_known(operation), limit)
+
+    def set_latency(self, seconds: float | Mapping[str, float]) -> None:
+        """Seconds to add to every response, or a dict by operation name. The way in
+        waits (asyncio in the server and the async transport), so other connections
+        are served meanwhile."""
+        latency = _latency(seconds)
+        with self._state.lock:
+            self._state.latency = latency
+
+    # --- the clock and the jobs -----------------------------------------------------
 
     def now(self) -> float:
         """The mock's clock, in epoch seconds: the wall clock plus every ``advance``."""
-        return self._clock() + self._offset
+        return self._state.now()
 
     def advance(self, seconds: float) -> None:
-        """Move the mock's clock forward; jobs progress accordingly."""
+        """Move the mock's clocks forward: jobs progress and rate-limit buckets refill
+        accordingly."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
-        with self._lock:
-            self._offset += seconds
+        with self._state.lock:
+            self._state.offset += seconds
 
     def complete(self, job_id: str) -> None:
         """Finish a job now with COMPLETED."""
@@ -234,26 +214,30 @@ class ComprehendMedicalMock:
         self._force(job_id, "PARTIAL_SUCCESS", message)
 
     def _force(self, job_id: str, status: str, message: str | None) -> None:
-        with self._lock:
+        with self._state.lock:
             try:
-                self._jobs.force(job_id, status, message, self.now())
+                self._state.jobs.force(job_id, status, message, self.now())
             except JobError:
                 raise KeyError(job_id) from None
 
     def job_status(self, job_id: str) -> str:
         """A job's status now (KeyError for an unknown id)."""
-        with self._lock:
+        state = self._state
+        with state.lock:
             try:
-                return self._jobs.get(None, job_id).status(self.now(), self._jobs.stop_seconds)
+                return state.jobs.get(None, job_id).status(self.now(), state.jobs.stop_seconds)
             except JobError:
                 raise KeyError(job_id) from None
 
     def jobs(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every job started so far (of one kind, if given), as Describe returns them."""
-        with self._lock:
+        state = self._state
+        with state.lock:
             now = self.now()
-            return [job.properties(now, self._jobs.stop_seconds)
-                    for job in self._jobs.jobs.values() if kind in (None, job.kind.key)]
+            return [job.properties(now, state.jobs.stop_seconds)
+                    for job in state.jobs.jobs.values() if kind in (None, job.kind.key)]
+
+    # --- faults and records ---------------------------------------------------------
 
     def fail_next(
         self, n: int = 1, code: str = "InternalServerException", message: str = "",
@@ -261,42 +245,49 @@ class ComprehendMedicalMock:
     ) -> None:
         """Answer the next ``n`` authenticated requests (of ``operation``, if given)
         with the error ``code`` instead of handling them. Nothing else changes."""
-        if operation is not None and operation not in OPERATIONS:
-            raise ValueError(f"unknown operation {operation!r}")
-        with self._lock:
-            self._faults.append(_Fault(n, code, message or _DEFAULT_MESSAGES.get(code, code),
-                                       operation))
-
-    def set_rate_limit(self, operation: str, per_second: float | None) -> None:
-        """Throttle one operation to ``per_second`` requests (None removes the limit)."""
-        with self._lock:
-            self._buckets.pop(operation, None)
-            if per_second is None:
-                self._options.rate_limits.pop(operation, None)
-            else:
-                self._options.rate_limits[operation] = per_second
-
-    def set_latency(self, seconds: float | Mapping[str, float]) -> None:
-        """Seconds to add to every response, or a dict by operation name."""
-        self._options.latency = seconds if isinstance(seconds, (int, float)) else dict(seconds)
+        if operation is not None:
+            _known(operation)
+        with self._state.lock:
+            self._state.faults.append(
+                Fault(n, code, message or DEFAULT_MESSAGES.get(code, code), operation))
 
     @property
-    def calls(self) -> list[_Call]:
+    def calls(self) -> list[Call]:
         """Requests answered so far: operation, status, request id, error code."""
-        with self._lock:
-            return list(self._options.calls)
+        with self._state.lock:
+            return list(self._state.calls)
 
     def reset(self) -> None:
-        """Forget every job, fault, rate-limit bucket and recorded call."""
-        with self._lock:
-            self._jobs.jobs.clear()
-            self._jobs.by_kind.clear()
-            self._jobs.tokens.clear()
-            self._faults.clear()
-            self._buckets.clear()
-            self._options.calls.clear()
+        """Forget every job, fault and recorded call, and refill every rate-limit
+        bucket. Settings (credentials, quotas, latency) stay."""
+        state = self._state
+        with state.lock:
+            state.jobs.clear()
+            state.faults.clear()
+            state.limiter.reset()
+            state.calls.clear()
 
-    # --- the ways in (thin I/O shells) ------------------------------------------
+    # --- the core -------------------------------------------------------------------
+
+    def handle_request(self, request: MockRequest) -> MockResponse:
+        """Answer one request (``RequestHandler``): what every way in calls."""
+        return self._core.handle_request(request)
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str],
+        body: bytes,
+    ) -> MockResponse:
+        """Answer one HTTP request. ``path`` includes any query string; header names
+        may be in any case (repeated names are joined with commas, as HTTP allows)."""
+        return self._core.handle_request(MockRequest.build(method, path, headers, body))
+
+    # --- the ways in (thin I/O shells) ------------------------------------------------
+
+    def _endpoint(self) -> str:
+        return f"https://comprehendmedical.{self.region}.amazonaws.com"
 
     def transport(self) -> MockTransport:
         """An httpx transport for both ``httpx.Client`` and ``httpx.AsyncClient``."""
@@ -309,7 +300,7 @@ class ComprehendMedicalMock:
         (default: this region's AWS endpoint) to the mock; returns the route."""
         from cmclient.testing._transport import install_respx
 
-        return install_respx(self, router, url)
+        return install_respx(self, router, url or self._endpoint())
 
     def respx_side_effect(self, request: httpx.Request) -> httpx.Response:
         """A respx ``side_effect``: answer an httpx request from the mock."""
@@ -318,13 +309,16 @@ class ComprehendMedicalMock:
         return answer(self, request)
 
     def serve(
-        self, host: str = "127.0.0.1", port: int = 0
+        self, host: str = "127.0.0.1", port: int = 0, *, read_timeout: float | None = None,
     ) -> AbstractContextManager[str]:
         """Run a loopback HTTP/1.1 server in a background thread:
-        ``with mock.serve() as url: ...``. Port 0 picks a free port."""
-        from cmclient.testing._server import serve
+        ``with mock.serve() as url: ...``. Port 0 picks a free port.
+        ``read_timeout``: seconds a request may stall mid-way before it is answered
+        408 and its connection closed (default 10)."""
+        from cmclient.testing._server import DEFAULT_READ_TIMEOUT, serve
 
-        return serve(self, host, port)
+        return serve(self, host, port,
+                     read_timeout=DEFAULT_READ_TIMEOUT if read_timeout is None else read_timeout)
 
     def client(self, **kwargs: Any) -> Any:
         """A ``cmclient.ComprehendMedical`` wired to this mock in-process."""
@@ -338,268 +332,8 @@ class ComprehendMedicalMock:
             creds = Credentials(key, secret)
         return ComprehendMedical(
             region=kwargs.pop("region", self.region),
-            endpoint_url=kwargs.pop("endpoint_url", f"https://comprehendmedical.{self.region}.amazonaws.com"),
+            endpoint_url=kwargs.pop("endpoint_url", self._endpoint()),
             credentials=creds,
             http_client=kwargs.pop("http_client", None) or httpx.Client(transport=self.transport()),
             **kwargs,
         )
-
-    # --- the core ---------------------------------------------------------------
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        headers: Iterable[tuple[str, str]] | Mapping[str, str],
-        body: bytes,
-    ) -> MockResponse:
-        """Answer one HTTP request. ``path`` includes any query string; header names
-        may be in any case (repeated names are joined with commas, as HTTP allows)."""
-        lowered: dict[str, str] = {}
-        pairs = headers.items() if isinstance(headers, Mapping) else headers
-        for name, value in pairs:
-            key = name.lower()
-            lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
-        request_id = str(uuid.uuid4())
-        protocol, operation = _wire.route(path, lowered)
-        delay = self._delay(operation)
-        try:
-            if method.upper() != "POST":
-                raise ServiceFault("UnknownOperationException", "Only POST is supported.")
-            failure = _auth.check(
-                method, path, lowered, body, region=self.region,
-                credentials=self._options.credentials, now=datetime.now(timezone.utc),
-            )
-            if failure is not None:
-                raise ServiceFault(*failure)
-            if operation is None or operation not in OPERATIONS:
-                raise ServiceFault("UnknownOperationException", "")
-            with self._lock:
-                self._take_fault(operation)
-                self._throttle(operation)
-                document = self._dispatch(protocol, operation, body)
-            payload, extra = _wire.encode(protocol, document)
-            status = 200
-            error_code = None
-        except ServiceFault as fault:
-            payload, extra = _wire.encode_error(protocol, fault.namespace, fault.code,
-                                                fault.message)
-            status = _STATUS.get(fault.code, 400)
-            error_code = fault.code
-        with self._lock:
-            self._options.calls.append(_Call(operation, status, request_id, protocol, error_code))
-        return MockResponse(status, [("x-amzn-RequestId", request_id), *extra], payload,
-                            delay, operation)
-
-    def _delay(self, operation: str | None) -> float:
-        latency = self._options.latency
-        if isinstance(latency, dict):
-            return float(latency.get(operation or "", 0.0))
-        return float(latency)
-
-    def _take_fault(self, operation: str) -> None:
-        for fault in self._faults:
-            if fault.operation in (None, operation):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-                raise ServiceFault(fault.code, fault.message)
-
-    def _throttle(self, operation: str) -> None:
-        rate = self._options.rate_limits.get(operation)
-        if not rate:
-            return
-        now = time.monotonic()
-        bucket = self._buckets.get(operation)
-        if bucket is None or bucket.rate != rate:
-            bucket = self._buckets[operation] = _Bucket(rate, max(1.0, rate), now)
-        bucket.tokens = min(max(1.0, rate), bucket.tokens + (now - bucket.stamp) * rate)
-        bucket.stamp = now
-        if bucket.tokens < 1.0:
-            raise ServiceFault("TooManyRequestsException")
-        bucket.tokens -= 1.0
-
-    def _dispatch(self, protocol: str, operation: str, body: bytes) -> dict[str, Any]:
-        try:
-            request = _wire.decode(protocol, body)
-        except _wire.DecodeError as exc:
-            if exc.encoding and operation in _clinical.DETECTORS:
-                raise ServiceFault("InvalidEncodingException", str(exc)) from None
-            raise ServiceFault("SerializationException", str(exc)) from None
-        if operation in _clinical.DETECTORS:
-            return self._detect(operation, request)
-        verb, kind = BY_OPERATION[operation]
-        handler = {"start": self._start, "describe": self._describe, "stop": self._stop,
-                   "list": self._list}[verb]
-        return handler(operation, kind, request)
-
-    # --- operations ---------------------------------------------------------------
-
-    def _detect(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        text = request.get("Text")
-        if isinstance(text, bytes):
-            try:
-                text = text.decode("utf-8")
-            except UnicodeDecodeError:
-                raise ServiceFault("InvalidEncodingException",
-                                   "The Text is not valid UTF-8.") from None
-        if isinstance(text, str) and len(text) > _clinical.TEXT_LIMITS[operation]:
-            raise ServiceFault(
-                "TextSizeLimitExceededException",
-                f"The size of the input text exceeds the limit of "
-                f"{_clinical.TEXT_LIMITS[operation]} characters. Use a smaller document.",
-            )
-        _validate(operation, {**request, "Text": text} if text is not None else request)
-        assert isinstance(text, str)
-        return _clinical.DETECTORS[operation](text)
-
-    def _start(self, operation: str, kind: JobKind, request: dict[str, Any]) -> dict[str, Any]:
-        _validate(operation, request)
-        for member in ("InputDataConfig", "OutputDataConfig"):
-            problem = s3_bucket_problem(request[member]["S3Bucket"])
-            if problem:
-                raise ServiceFault("InvalidRequestException",
-                                   f"{member}.S3Bucket is not a valid bucket name: {problem}.")
-        kms_key = request.get("KMSKey")
-        if kms_key is not None and not _KMS_KEY.match(kms_key):
-            raise ServiceFault("InvalidRequestException",
-                               "KMSKey must be a KMS key id, key ARN, alias name or alias ARN.")
-        kept = {k: v for k, v in request.items() if k in _START_MEMBERS}
-        try:
-            job = self._jobs.start(kind, kept, self.now())
-        except JobError as exc:
-            raise ServiceFault(exc.code, exc.message) from None
-        return {"JobId": job.id}
-
-    def _describe(self, operation: str, kind: JobKind, request: dict[str, Any]) -> dict[str, Any]:
-        _validate(operation, request)
-        try:
-            job = self._jobs.get(kind, request["JobId"])
-        except JobError as exc:
-            raise ServiceFault(exc.code, exc.message) from None
-        return {"ComprehendMedicalAsyncJobProperties": job.properties(
-            self.now(), self._jobs.stop_seconds)}
-
-    def _stop(self, operation: str, kind: JobKind, request: dict[str, Any]) -> dict[str, Any]:
-        _validate(operation, request)
-        try:
-            job = self._jobs.stop(kind, request["JobId"], self.now())
-        except JobError as exc:
-            raise ServiceFault(exc.code, exc.message) from None
-        return {"JobId": job.id}
-
-    def _list(self, operation: str, kind: JobKind, request: dict[str, Any]) -> dict[str, Any]:
-        model = _validate(operation, request)
-        filter_: dict[str, Any] = {}
-        if model.filter is not None:
-            f = model.filter
-            if f.job_status is not None:
-                status = getattr(f.job_status, "value", f.job_status)
-                if status not in _STATUSES:
-                    rule = _ENUM_RULE.format(", ".join(sorted(_STATUSES)))
-                    raise _validation_fault([("filter.jobStatus", rule)])
-                filter_["JobStatus"] = status
-            if f.job_name is not None:
-                filter_["JobName"] = f.job_name
-            if f.submit_time_before is not None:
-                filter_["SubmitTimeBefore"] = f.submit_time_before
-            if f.submit_time_after is not None:
-                filter_["SubmitTimeAfter"] = f.submit_time_after
-        try:
-            page, token = self._jobs.list(kind, filter_, model.max_results or 100,
-                                          model.next_token, self.now())
-        except JobError as exc:
-            raise ServiceFault(exc.code, exc.message) from None
-        doc: dict[str, Any] = {"ComprehendMedicalAsyncJobPropertiesList": page}
-        if token is not None:
-            doc["NextToken"] = token
-        return doc
-
-
-_START_MEMBERS = frozenset({
-    "InputDataConfig", "OutputDataConfig", "DataAccessRoleArn", "JobName",
-    "ClientRequestToken", "KMSKey", "LanguageCode",
-})
-_STATUSES = FINAL | {"SUBMITTED", "IN_PROGRESS", "STOP_REQUESTED"}
-_ENUM_RULE = "Member must satisfy enum value set: [{}]"
-
-
-def _camel(name: str) -> str:
-    return name[:1].lower() + name[1:] if name else name
-
-
-def _rule(error: Any) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "missing" or (kind.endswith("_type") and error.get("input") is None):
-        return "Member must not be null"
-    if kind == "string_too_long":
-        return f"Member must have length less than or equal to {ctx['max_length']}"
-    if kind == "string_too_short":
-        return f"Member must have length greater than or equal to {ctx['min_length']}"
-    if kind == "string_pattern_mismatch":
-        return f"Member must satisfy regular expression pattern: {ctx['pattern']}"
-    if kind == "less_than_equal":
-        return f"Member must have value less than or equal to {ctx['le']}"
-    if kind == "greater_than_equal":
-        return f"Member must have value greater than or equal to {ctx['ge']}"
-    return "Member has the wrong type"
-
-
-def _validation_fault(problems: list[tuple[str, str]]) -> ServiceFault:
-    """Coral's message: the member path and the broken rule; the value is not repeated
-    (the service does, but here it could be clinical text)."""
-    count = len(problems)
-    details = "; ".join(f"Value at '{path}' failed to satisfy constraint: {rule}"
-                        for path, rule in problems)
-    return ServiceFault(
-        "ValidationException",
-        f"{count} validation error{'s' if count != 1 else ''} detected: {details}",
-        namespace=_wire.VALIDATION_NAMESPACE,
-    )
-
-
-def _validate(operation: str, request: dict[str, Any]) -> Any:
-    """Check the request against the generated input model: lengths, patterns,
-    ranges and required members, as the service's front end does. Unknown members
-    are ignored, as AWS ignores them."""
-    model = OPERATIONS[operation].input_model
-    try:
-        parsed = model.model_validate(request, context=RESPONSE_CONTEXT)
-    except ValidationError as exc:
-        problems = []
-        seen = set()
-        for error in exc.errors(include_url=False):
-            # Union members report once per alternative; keep the first per path.
-            loc = [str(p) for p in error["loc"] if not _is_union_tag(p)]
-            path = ".".join(_camel(p) for p in loc)
-            if path not in seen:
-                seen.add(path)
-                problems.append((path, _rule(error)))
-        raise _validation_fault(problems) from None
-    if "language_code" in model.model_fields and request.get("LanguageCode") != "en":
-        raise _validation_fault([("languageCode", _ENUM_RULE.format("en"))])
-    return parsed
-
-
-def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and (part == "str" or part.startswith(("str-enum[", "function-")))
-
-
-def s3_bucket_problem(name: str) -> str | None:
-    """Why ``name`` breaks the S3 bucket naming rules (beyond the model's pattern and
-    length), or None."""
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
-        return "it must use lower-case letters, digits, dots and hyphens, and begin and " \
-               "end with a letter or digit"
-    if ".." in name or ".-" in name or "-." in name:
-        return "it must not have adjacent dots, or a dot next to a hyphen"
-    try:
-        ip_address(name)
-    except ValueError:
-        pass
-    else:
-        return "it must not be formatted as an IP address"
-    if name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3")):
-        return "it uses a reserved prefix or suffix"
-    return None

@@ -1,30 +1,42 @@
-"""In-process ways in: an httpx transport (sync and async) and a respx helper."""
+"""In-process ways in: an httpx transport (sync and async) and a respx helper.
+
+They depend on ``RequestHandler`` only, so they serve the mock service or any other
+handler alike. Latency (``MockResponse.delay``) is slept here, in the caller's own
+thread or task: ``time.sleep`` on the sync side, ``await asyncio.sleep`` on the async
+side, so concurrent callers wait side by side rather than one after another.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-if TYPE_CHECKING:
-    from cmclient.testing._service import ComprehendMedicalMock, MockResponse
+from cmclient.testing._exchange import MockRequest, MockResponse, RequestHandler
+
+__all__ = ["MockTransport", "answer", "install_respx"]
 
 
-def _target(request: httpx.Request) -> str:
-    return request.url.raw_path.decode("ascii")
+def _request(request: httpx.Request, body: bytes) -> MockRequest:
+    return MockRequest(request.method, request.url.raw_path.decode("ascii"),
+                       tuple(request.headers.multi_items()), body)
 
 
-def _response(answer: MockResponse, request: httpx.Request) -> httpx.Response:
-    return httpx.Response(answer.status, headers=answer.headers, content=answer.body,
-                          request=request)
+def _response(result: MockResponse, request: httpx.Request) -> httpx.Response:
+    # An unread stream, as a network transport returns it: a client that streams the
+    # body (``iter_raw``) works here as it does over sockets.
+    headers = list(result.headers)
+    if not any(name.lower() == "content-length" for name, _ in headers):
+        headers.append(("Content-Length", str(len(result.body))))
+    return httpx.Response(result.status, headers=headers,
+                          stream=httpx.ByteStream(result.body), request=request)
 
 
-def answer(mock: ComprehendMedicalMock, request: httpx.Request) -> httpx.Response:
+def answer(handler: RequestHandler, request: httpx.Request) -> httpx.Response:
     """Answer one httpx request synchronously (sleeping for any configured latency)."""
-    body = request.read()
-    result = mock.handle(request.method, _target(request), request.headers.multi_items(), body)
+    result = handler.handle_request(_request(request, request.read()))
     if result.delay:
         time.sleep(result.delay)
     return _response(result, request)
@@ -32,25 +44,24 @@ def answer(mock: ComprehendMedicalMock, request: httpx.Request) -> httpx.Respons
 
 class MockTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Serves ``httpx.Client(transport=t)`` and ``httpx.AsyncClient(transport=t)``
-    from the mock, with no sockets. The async side sleeps with asyncio."""
+    from a handler, with no sockets. The async side sleeps with asyncio."""
 
-    def __init__(self, mock: ComprehendMedicalMock) -> None:
-        self.mock = mock
+    def __init__(self, handler: RequestHandler) -> None:
+        self.handler = handler
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return answer(self.mock, request)
+        return answer(self.handler, request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        result = self.mock.handle(request.method, _target(request),
-                                  request.headers.multi_items(), body)
+        result = self.handler.handle_request(_request(request, body))
         if result.delay:
             await asyncio.sleep(result.delay)
         return _response(result, request)
 
 
-def install_respx(mock: ComprehendMedicalMock, router: Any, url: str | None = None) -> Any:
-    """Add a route to a ``respx.MockRouter`` sending the service's traffic to ``mock``."""
-    base = url or f"https://comprehendmedical.{mock.region}.amazonaws.com"
-    host = httpx.URL(base).host
-    return router.route(host=host).mock(side_effect=lambda request: answer(mock, request))
+def install_respx(handler: RequestHandler, router: Any, url: str) -> Any:
+    """Add a route to a ``respx.MockRouter`` sending ``url``'s host's traffic to
+    ``handler``; returns the route."""
+    host = httpx.URL(url).host
+    return router.route(host=host).mock(side_effect=lambda request: answer(handler, request))

@@ -33,12 +33,24 @@ FRONT_END_NAMESPACE = "com.amazon.coral.service"
 VALIDATION_NAMESPACE = "com.amazon.coral.validate"
 
 
+_TOO_DEEP = "The request body is nested too deeply."
+
+
 class DecodeError(Exception):
     """The body could not be read. ``encoding`` is True when the cause is invalid UTF-8."""
 
     def __init__(self, message: str, *, encoding: bool = False) -> None:
         super().__init__(message)
         self.encoding = encoding
+
+
+def is_service_request(path: str, headers: dict[str, str]) -> bool:
+    """Whether a request is addressed to Comprehend Medical at all: it names an
+    operation the awsJson1_1 way (``X-Amz-Target``) or the rpcv2Cbor way (the
+    ``smithy-protocol`` header or the operation path). Anything else (an S3 call, a
+    health check) may go to another handler. ``headers`` has lower-case names."""
+    return ("x-amz-target" in headers or "smithy-protocol" in headers
+            or CBOR_PATH_PREFIX in path.split("?", 1)[0])
 
 
 def route(path: str, headers: dict[str, str]) -> tuple[str, str | None]:
@@ -57,23 +69,29 @@ def route(path: str, headers: dict[str, str]) -> tuple[str, str | None]:
     return JSON, operation
 
 
-def _has_surrogates(value: Any) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_surrogates(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_surrogates(v) for v in value)
+def _has_surrogates(document: Any) -> bool:
+    # A loop, not recursion: the document's depth is the sender's choice.
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return False
 
 
 def decode(protocol: str, body: bytes) -> dict[str, Any]:
-    """The request document. Text that is not valid UTF-8 (raw bytes, or lone
-    surrogates escaped in JSON) raises ``DecodeError(encoding=True)``."""
+    """The request document, or ``DecodeError`` for any body that cannot be read:
+    ``encoding=True`` when text is not valid UTF-8 (raw bytes, or lone surrogates
+    escaped in JSON). The body is the sender's choice, so nothing it holds may raise
+    anything else: a document nested deeper than the decoder goes (``RecursionError``)
+    is an unreadable body like any other."""
     if not body.strip():
         return {}
     if protocol == JSON:
@@ -85,6 +103,8 @@ def decode(protocol: str, body: bytes) -> dict[str, Any]:
             document = json.loads(text)
         except ValueError:
             raise DecodeError("The request body is not valid JSON.") from None
+        except RecursionError:
+            raise DecodeError(_TOO_DEEP) from None
     else:
         import cbor2
 
@@ -94,6 +114,10 @@ def decode(protocol: str, body: bytes) -> dict[str, Any]:
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, UnicodeDecodeError):
                 raise DecodeError("A text string is not valid UTF-8.", encoding=True) from None
+            raise DecodeError("The request body is not valid CBOR.") from None
+        except RecursionError:
+            raise DecodeError(_TOO_DEEP) from None
+        except Exception:  # cbor2 raises more than CBORDecodeError on hostile input
             raise DecodeError("The request body is not valid CBOR.") from None
     if not isinstance(document, dict):
         raise DecodeError("The request body must be an object.")

@@ -424,19 +424,20 @@ def test_fail_next_can_target_one_operation(mock: ComprehendMedicalMock) -> None
     assert raw(mock, "DetectPHI", {"Text": "x"}).status_code == 200
     assert raw(mock, "StartRxNormInferenceJob", start_body()).status_code == 200
     throttled = raw(mock, "StartPHIDetectionJob", start_body())
-    assert throttled.status_code == 429 and code_of(throttled) == "TooManyRequestsException"
+    assert throttled.status_code == 400 and code_of(throttled) == "TooManyRequestsException"
     assert mock.jobs("phi") == []
     assert raw(mock, "StartPHIDetectionJob", start_body()).status_code == 200
 
 
 def test_rate_limit_answers_too_many_requests() -> None:
     mock = ComprehendMedicalMock(rate_limits={"DetectPHI": 3})
-    statuses = [raw(mock, "DetectPHI", {"Text": "x"}).status_code for _ in range(10)]
-    # a bucket of 3 refilling at 3/s cannot pass 10 calls made back to back
-    assert statuses[:3] == [200] * 3 and 429 in statuses
-    throttled = raw(mock, "DetectPHI", {"Text": "x"})
-    if throttled.status_code == 429:
-        assert code_of(throttled) == "TooManyRequestsException"
+    answers = [raw(mock, "DetectPHI", {"Text": "x"}) for _ in range(10)]
+    # a bucket of 3 refilling at 3/s cannot pass 10 calls made back to back; the
+    # service sends TooManyRequestsException with HTTP 400, not 429
+    assert [a.status_code for a in answers[:3]] == [200] * 3
+    throttled = [a for a in answers if a.status_code != 200]
+    assert throttled and {(a.status_code, code_of(a)) for a in throttled} == {
+        (400, "TooManyRequestsException")}
     assert raw(mock, "DetectEntitiesV2", {"Text": "x"}).status_code == 200  # not limited
     mock.set_rate_limit("DetectPHI", None)
     assert [raw(mock, "DetectPHI", {"Text": "x"}).status_code for _ in range(10)] == [200] * 10
@@ -447,7 +448,12 @@ def test_service_quota_preset_covers_every_operation() -> None:
 
     assert set(SERVICE_QUOTAS) == set(OPERATIONS)
     assert SERVICE_QUOTAS["DetectEntitiesV2"] == 100 and SERVICE_QUOTAS["StartPHIDetectionJob"] == 5
-    assert ComprehendMedicalMock(rate_limits="aws")._options.rate_limits == SERVICE_QUOTAS
+    assert SERVICE_QUOTAS["InferSNOMEDCT"] == 2
+    limits = ComprehendMedicalMock(rate_limits="aws").rate_limits
+    assert {name: limit.tps for name, limit in limits.items()} == SERVICE_QUOTAS
+    assert limits["DetectPHI"].chars_per_second == 40_000
+    assert limits["InferSNOMEDCT"].chars_per_second == 5_000
+    assert limits["ListPHIDetectionJobs"].chars_per_second is None
 
 
 def test_latency_is_reported_for_the_io_layer_to_apply(mock: ComprehendMedicalMock) -> None:

@@ -200,6 +200,7 @@ def test_plugin_module_imports_nothing_heavy() -> None:
     code = (
         "import sys, cmclient.testing.pytest_plugin as p; "
         "heavy = [m for m in ('cbor2', 'cmclient.testing._server', 'cmclient.testing._service', "
+        "'cmclient.testing._core', 'cmclient.testing._http11', 'cmclient.testing._handlers', "
         "'cmclient.testing._clinical', 'cmclient.models._detect_shared') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
