@@ -28,7 +28,7 @@ def run(rounds: int, seconds: float) -> dict[str, Any]:
         with ComprehendMedicalMock().serve() as url:
             client = cmclient.ComprehendMedical(
                 region=REGION, endpoint_url=str(url),
-                credentials=cmclient.Credentials(ACCESS_KEY, SECRET_KEY),
+                credentials=cmclient.Credentials(ACCESS_KEY, SECRET_KEY), quotas=None,
             )
             floor = FloorClient(str(url), ACCESS_KEY, SECRET_KEY, REGION)
             job_id = client.start_entities_detection_v2_job(

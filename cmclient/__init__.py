@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from cmclient import errors
 from cmclient._client import ComprehendMedical
+from cmclient._quota import Quota
 from cmclient.credentials import Credentials
 from cmclient.errors import (
     ComprehendMedicalError,
@@ -31,6 +32,7 @@ __all__ = [
     "ComprehendMedicalError",
     "Credentials",
     "ParamValidationError",
+    "Quota",
     "ServiceError",
     "errors",
     "models",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 
 from cmclient import errors
 from cmclient._async_api import AsyncOperations
+from cmclient._async_documents import AsyncDocuments
 from cmclient._core import ClientCore, PreparedCall, logger
 from cmclient._http.body import DEFAULT_MAX_RESPONSE_BYTES, BoundedBody
 from cmclient._http.client import (
@@ -34,11 +36,12 @@ from cmclient._http.client import (
 from cmclient._http.rules import DEADLINE
 from cmclient._http.tls import Verify, ca_bundle, tls_context
 from cmclient._operation import Operation, OutputT
+from cmclient._quota import DEFAULT_QUOTAS, Quota
 from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
 from cmclient.credentials import CredentialProvider, Credentials
 
 
-class AsyncComprehendMedical(AsyncOperations):
+class AsyncComprehendMedical(AsyncDocuments, AsyncOperations):
     """An asynchronous Comprehend Medical client.
 
     Every operation is a method named as in boto3 (``describe_entities_detection_v2_job``)
@@ -68,6 +71,7 @@ class AsyncComprehendMedical(AsyncOperations):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         verify: Verify | None = None,
         http_client: httpx.AsyncClient | None = None,
+        quotas: Mapping[str, Quota | None] | None = DEFAULT_QUOTAS,
     ) -> None:
         """``region``, ``endpoint_url`` and ``credentials`` default to what the AWS SDKs
         find: AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_COMPREHENDMEDICAL /
@@ -92,7 +96,14 @@ class AsyncComprehendMedical(AsyncOperations):
         ``ca_bundle``, else the default CA bundle), ``False`` (do not verify), a CA
         bundle's path, or an ``ssl.SSLContext`` (ignored with a caller's
         ``http_client``, which brings its own).
+
+        ``quotas`` maps method names to ``cmclient.Quota`` (transactions and characters
+        per second; ``None`` lifts one operation's limit): every call waits for its
+        slot, so a client stays under the account's quota rather than running into
+        it. Operations not named keep the documented defaults; ``quotas=None``
+        switches the limiter off.
         """
+        self._init_documents(quotas)  # first: a bad quotas= fails before any set-up
         self._core = ClientCore(
             region=region, endpoint_url=endpoint_url, credentials=credentials,
             profile=profile, use_fips=use_fips,
@@ -136,6 +147,7 @@ class AsyncComprehendMedical(AsyncOperations):
         self, operation: Operation[Any, OutputT], params: dict[str, Any]
     ) -> OutputT:
         call = self._core.prepare(operation, params)
+        await self._admit(operation, params)  # counted once per call; paced to the quota
         state = self._retry.begin()
         if self._call_timeout is None:
             return await self._attempts(call, state, None)

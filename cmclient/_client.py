@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
@@ -35,11 +36,13 @@ from cmclient._http.client import (
 from cmclient._http.rules import DEADLINE
 from cmclient._http.tls import Verify, ca_bundle, tls_context
 from cmclient._operation import Operation, OutputT
+from cmclient._quota import DEFAULT_QUOTAS, Quota
 from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
+from cmclient._sync_documents import SyncDocuments
 from cmclient.credentials import CredentialProvider, Credentials
 
 
-class ComprehendMedical(SyncOperations):
+class ComprehendMedical(SyncDocuments, SyncOperations):
     """A synchronous Comprehend Medical client.
 
     Every operation is a method named as in boto3 (``describe_entities_detection_v2_job``)
@@ -69,6 +72,7 @@ class ComprehendMedical(SyncOperations):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         verify: Verify | None = None,
         http_client: httpx.Client | None = None,
+        quotas: Mapping[str, Quota | None] | None = DEFAULT_QUOTAS,
     ) -> None:
         """``region``, ``endpoint_url`` and ``credentials`` default to what the AWS SDKs
         find: AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_COMPREHENDMEDICAL /
@@ -93,7 +97,14 @@ class ComprehendMedical(SyncOperations):
         ``ca_bundle``, else the default CA bundle), ``False`` (do not verify), a CA
         bundle's path, or an ``ssl.SSLContext`` (ignored with a caller's
         ``http_client``, which brings its own).
+
+        ``quotas`` maps method names to ``cmclient.Quota`` (transactions and characters
+        per second; ``None`` lifts one operation's limit): every call waits for its
+        slot, so a client stays under the account's quota rather than running into
+        it. Operations not named keep the documented defaults; ``quotas=None``
+        switches the limiter off.
         """
+        self._init_documents(quotas)  # first: a bad quotas= fails before any set-up
         self._core = ClientCore(
             region=region, endpoint_url=endpoint_url, credentials=credentials,
             profile=profile, use_fips=use_fips,
@@ -137,6 +148,7 @@ class ComprehendMedical(SyncOperations):
         self, operation: Operation[Any, OutputT], params: dict[str, Any]
     ) -> OutputT:
         call = self._core.prepare(operation, params)
+        self._admit(operation, params)  # counted once per call; paced to the quota
         state = self._retry.begin()
         if self._call_timeout is None:
             return self._attempts(call, state, None)

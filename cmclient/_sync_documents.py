@@ -13,7 +13,9 @@ and fanning out.
 The async mixin is the source, and ``tools/unasync.py`` generates the sync one from
 it (see ``PAIRS`` there). Fanning out goes through ``_fanout`` (asyncio tasks
 for the async client, a thread pool for the sync one) and waiting through
-``_http.client``, so the two files differ only in keywords.
+``_http.client``, so the two files differ only in keywords. The mixin is imported
+with the client, so what only the document methods need (splitting, merging, fanning
+out, redaction) is imported when one of them is first called.
 """
 
 from __future__ import annotations
@@ -35,9 +37,6 @@ if TYPE_CHECKING:
     from cmclient._quota import Quota, Usage
     from cmclient.phi import Redaction, Strategy
     from cmclient.text import AnalysisResult, Estimate, TextChunk
-
-# Imported with the client, so what only the document methods need (splitting,
-# merging, fanning out, redaction) is imported when one of them is first called.
 
 __all__ = ["DEFAULT_DOCUMENT_CONCURRENCY", "DEFAULT_MANY_CONCURRENCY", "DEFAULT_OVERLAP",
            "SyncDocuments"]

@@ -139,7 +139,8 @@ def pool_state(transport: AsyncPoolTransport) -> tuple[int, int, int]:
     """(slots held, idle connections, live waiters) of the transport's pool."""
     pool = transport._pool
     assert pool is not None
-    return pool.slots, pool.idle_count, sum(not w.done() for _, w in pool.waiters)
+    state = pool.state
+    return state.slots, state.idle_count, sum(not w.done() for _, w in state.waiters)
 
 
 # -- keep-alive and the pool -------------------------------------------------------
@@ -280,7 +281,7 @@ def test_socket_options_are_set_on_new_sockets() -> None:
                 await http.get(server.url)
                 pool = transport._pool
                 assert pool is not None
-                (conn,) = pool.idle[("http", "127.0.0.1", int(server.url.rsplit(":", 1)[1]))]
+                (conn,) = pool.state.idle[("http", "127.0.0.1", int(server.url.rsplit(":", 1)[1]))]
                 assert conn.transport is not None
                 sock = conn.transport.get_extra_info("socket")
                 assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1

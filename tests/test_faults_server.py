@@ -474,4 +474,4 @@ def test_async_adaptive_limiter_wait_does_not_block_the_event_loop(server: Fault
 def test_max_connections_sizes_the_pool() -> None:
     with ComprehendMedical(region="us-east-1", credentials=CREDENTIALS, max_connections=7) as client:
         pool = client._http._transport._pool  # type: ignore[attr-defined]
-        assert pool.max_connections == 7
+        assert pool.state.max_connections == 7

@@ -199,15 +199,13 @@ def client(transport: SyncPoolTransport, timeout: float | httpx.Timeout = 5.0) -
 
 def pool_state(transport: SyncPoolTransport) -> tuple[int, int]:
     """(connections open or being opened, idle connections) of the transport's pool."""
-    pool = transport._pool
-    with pool._changed:
-        return pool.open, sum(len(idle) for idle in pool.idle.values())
+    state = transport._pool.state
+    return state.slots, state.idle_count
 
 
 def waiting_threads(transport: SyncPoolTransport) -> int:
-    """Threads waiting for a connection (``threading.Condition`` keeps one lock each)."""
-    waiters: Any = transport._pool._changed._waiters  # type: ignore[attr-defined]
-    return len(waiters)
+    """Threads waiting for a connection."""
+    return len(transport._pool.state.waiters)
 
 
 def in_thread(work: Callable[[], Any]) -> Callable[[], Any]:

@@ -3,7 +3,7 @@
 ``resolve_config`` reads the explicit arguments, the environment and the shared
 config and credentials files the way botocore does, and returns a frozen
 ``ClientConfig`` of plain values. Nothing here talks to the network; the files are
-read once, here, and the credential chain gets what it needs from the result.
+read once (by ``files``), and the credential chain gets what it needs from the result.
 
 Precedence, highest first:
 

@@ -61,7 +61,6 @@ collected (as with httpcore): close responses (``async with`` / ``aclose()``).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import socket
 import ssl
@@ -73,6 +72,7 @@ import h11
 import httpx
 
 from cmclient._http import rules
+from cmclient._http.pool import OPEN, WAIT, PoolClosed, PoolState
 from cmclient._http.rules import Origin, PoolSettings, Stale, may_resend, mocked, origin_of
 
 __all__ = ["AsyncPoolTransport", "SocketOption"]
@@ -278,24 +278,13 @@ async def _close_with_loop(pool: _Pool) -> AsyncGenerator[None, None]:
 
 
 class _Pool:
-    """The connections of one event loop: idle ones per origin, a count of open slots
-    (connections open or being opened) and the FIFO queue of requests waiting for one.
-
-    A waiter's future resolves to a ``_Connection`` (reuse it), ``None`` (a slot is
-    yours: open a connection) or ``_EXPIRED`` (its pool timeout ran out). Invariant:
-    there are idle connections only while nobody waits.
-    """
+    """``PoolState`` for the tasks of one event loop: a waiter is a future that resolves
+    to a ``_Connection`` (reuse it), ``OPEN`` (a slot: open a connection) or
+    ``_EXPIRED`` (its pool timeout ran out)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, max_connections: int) -> None:
         self.loop = loop
-        self.max_connections = max_connections
-        self.slots = 0
-        self.idle: dict[Origin, collections.deque[_Connection]] = {}
-        self.idle_count = 0
-        self.waiters: collections.deque[tuple[Origin, asyncio.Future[Any]]] = (
-            collections.deque()
-        )
-        self.closed = False
+        self.state: PoolState[_Connection, asyncio.Future[Any]] = PoolState(max_connections)
         self.finaliser: AsyncGenerator[None, None] | None = None
 
     async def acquire(
@@ -306,101 +295,58 @@ class _Pool:
         request: httpx.Request,
     ) -> _Connection | None:
         """An idle connection to ``origin``, or ``None``: a slot to open one in."""
-        if self.closed:
-            raise RuntimeError("The transport was closed")
-        idle = self.idle.get(origin)
-        if idle:
-            conn = idle.pop()
-            self.idle_count -= 1
-            if conn.usable(time.monotonic(), keepalive_expiry):
-                return conn
-            conn.abort()  # stale: its slot is ours (older ones are checked when reached)
+        now = time.monotonic()
+        got, discard = self.state.acquire(origin, lambda conn: conn.usable(now, keepalive_expiry))
+        if discard is not None:
+            discard.abort()
+        if got is OPEN:
             return None
-        while self.waiters and self.waiters[0][1].done():
-            self.waiters.popleft()
-        if self.slots < self.max_connections and not self.waiters:
-            self.slots += 1
-            return None
-        if self.idle_count:  # at the limit, but another origin has a spare: evict it
-            for spare in self.idle.values():
-                if spare:
-                    spare.popleft().close()
-                    self.idle_count -= 1
-                    return None
+        if got is not WAIT:
+            return got  # type: ignore[return-value]
         waiter = self.loop.create_future()
-        self.waiters.append((origin, waiter))
+        self.state.wait(origin, waiter)
         timer = None if timeout is None else self.loop.call_later(timeout, _expire, waiter)
         try:
-            got = await waiter
+            handed = await waiter
         except BaseException:
             # Cancelled: if a connection or slot was handed over meanwhile, pass it on.
-            if waiter.done() and not waiter.cancelled():
-                handed = waiter.result()
-                if isinstance(handed, _Connection):
-                    self.put_back(handed)
-                elif handed is None:
-                    self.release_slot()
+            if not self.state.forget(waiter) and waiter.done() and not waiter.cancelled():
+                self.release(_connection_or_none(waiter.result()))
             raise
         finally:
             if timer is not None:
                 timer.cancel()
-        if got is _EXPIRED:
+        if handed is _EXPIRED:
+            self.state.forget(waiter)
             raise httpx.PoolTimeout("Timed out waiting for a connection from the pool",
                                     request=request)
-        assert got is None or isinstance(got, _Connection)
-        return got
+        return _connection_or_none(handed)
 
-    def _next_waiter(self) -> tuple[Origin, asyncio.Future[Any]] | None:
-        while self.waiters:
-            origin, waiter = self.waiters.popleft()
+    def release(self, conn: _Connection | None) -> None:
+        """A request is done with its slot: ``conn`` may be reused, or ``None`` (its
+        connection was closed). A waiter that gave up meanwhile (its future done) is
+        passed over: what it would have had goes to the next."""
+        while True:
+            waiter, got, discard = self.state.release(conn, time.monotonic())
+            if discard is not None:
+                discard.close()
+            if waiter is None:
+                return
             if not waiter.done():
-                return origin, waiter
-        return None
-
-    def release_slot(self) -> None:
-        """A slot's connection was closed (or never opened): give the slot to the first
-        waiter, else free it."""
-        nxt = self._next_waiter()
-        if nxt is None:
-            self.slots -= 1
-        else:
-            nxt[1].set_result(None)
-
-    def put_back(self, conn: _Connection) -> None:
-        """A connection ready for another request: to the first waiter (or, if that
-        waiter wants another origin, close it and hand over its slot), else idle."""
-        if self.closed:
-            conn.close()
-            self.release_slot()
-            return
-        nxt = self._next_waiter()
-        if nxt is not None:
-            origin, waiter = nxt
-            if origin == conn.origin:
-                waiter.set_result(conn)
-            else:
-                conn.close()
-                waiter.set_result(None)
-            return
-        conn.idle_since = time.monotonic()
-        idle = self.idle.get(conn.origin)
-        if idle is None:
-            idle = self.idle[conn.origin] = collections.deque()
-        idle.append(conn)
-        self.idle_count += 1
+                waiter.set_result(got)
+                return
+            conn = _connection_or_none(got)
 
     def close(self) -> None:
         """Close the idle connections and fail the waiters; idempotent, and safe from
         any event loop, the pool's own included after it closed."""
-        self.closed = True
-        for idle in self.idle.values():
-            while idle:
-                idle.pop().close()
-                self.slots -= 1
-        self.idle_count = 0
-        while (nxt := self._next_waiter()) is not None:
-            with contextlib.suppress(RuntimeError):  # a future of a closed loop
-                nxt[1].set_exception(RuntimeError("The transport was closed"))
+        idle, waiters = self.state.close()
+        for conn in idle:
+            conn.close()
+        for waiter in waiters:
+            if not waiter.done():
+                with contextlib.suppress(RuntimeError):  # a future of a closed loop
+                    waiter.set_exception(PoolClosed())
 
     def retire(self) -> None:
         """Close the pool from outside its loop (the transport moved to another loop,
@@ -412,6 +358,10 @@ class _Pool:
                 # Its finally block never awaits, so one step runs it to the end.
                 closing.send(None)
         self.close()
+
+
+def _connection_or_none(handed: object) -> _Connection | None:
+    return handed if isinstance(handed, _Connection) else None
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -461,16 +411,16 @@ class _ResponseStream(httpx.AsyncByteStream):
         if rules.reusable(keep_alive, leftover):
             h.start_next_cycle()
             conn.served += 1
-            self._pool.put_back(conn)
+            self._pool.release(conn)
         else:
             conn.close()
-            self._pool.release_slot()
+            self._pool.release(None)
 
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.abort()
-            self._pool.release_slot()
+            self._pool.release(None)
 
     async def aclose(self) -> None:
         self._discard()
@@ -533,7 +483,7 @@ class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
         except BaseException:
             if conn is not None:
                 conn.abort()
-            pool.release_slot()
+            pool.release(None)
             raise
         return httpx.Response(
             response.status_code,

@@ -49,6 +49,7 @@ from typing import Any
 import httpx
 
 from cmclient._http import rules
+from cmclient._http.pool import OPEN, WAIT, Open, PoolClosed, PoolState
 from cmclient._http.rules import (
     DEADLINE,
     Origin,
@@ -310,15 +311,24 @@ def _readable(sock: Any) -> bool:
     return bool(select.select([sock], [], [], 0)[0])
 
 
+class _Waiter:
+    """A thread waiting for a connection: woken with what ``PoolState`` hands it (a
+    connection, ``OPEN`` for a slot, or ``None`` when the pool closed)."""
+
+    __slots__ = ("event", "got")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.got: _Connection | Open | None = None
+
+
 class _Pool:
-    """Idle connections per origin and the count of open ones, behind one lock."""
+    """``PoolState`` behind one lock, for threads: connections are closed and waiters
+    woken outside the lock."""
 
     def __init__(self, max_connections: int) -> None:
-        self.max_connections = max_connections
-        self.open = 0  # connections open or being opened
-        self.idle: dict[Origin, list[_Connection]] = {}
-        self.closed = False
-        self._changed = threading.Condition(threading.Lock())
+        self.state: PoolState[_Connection, _Waiter] = PoolState(max_connections)
+        self._lock = threading.Lock()
 
     def acquire(
         self,
@@ -328,57 +338,48 @@ class _Pool:
         request: httpx.Request,
     ) -> _Connection | None:
         """An idle connection to ``origin``, or ``None``: a slot to open one in."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._changed:
-            while True:
-                if self.closed:
-                    raise RuntimeError("The transport was closed")
-                idle = self.idle.get(origin)
-                now = time.monotonic()
-                if idle:
-                    conn = idle.pop()
-                    if conn.usable(now, keepalive_expiry):
-                        return conn
-                    conn.close()  # stale: its slot is ours
-                    return None
-                if self.open < self.max_connections:
-                    self.open += 1
-                    return None
-                for spare in self.idle.values():  # at the limit: evict another origin's
-                    if spare:
-                        spare.pop(0).close()
-                        return None
-                left = None if deadline is None else deadline - now
-                if left is not None and left <= 0:
+        now = time.monotonic()
+        waiter = None
+        with self._lock:
+            got, discard = self.state.acquire(
+                origin, lambda conn: conn.usable(now, keepalive_expiry)
+            )
+            if got is WAIT:
+                waiter = _Waiter()
+                self.state.wait(origin, waiter)
+        if discard is not None:
+            discard.close()
+        if waiter is None:
+            return None if got is OPEN else got  # type: ignore[return-value]
+        if not waiter.event.wait(timeout):
+            with self._lock:
+                if self.state.forget(waiter):
                     raise httpx.PoolTimeout(
                         "Timed out waiting for a connection from the pool", request=request
                     )
-                self._changed.wait(left)
+            # Handed something just as the wait ran out: take it.
+        if waiter.got is None:
+            raise PoolClosed
+        return None if waiter.got is OPEN else waiter.got  # type: ignore[return-value]
 
-    def put_back(self, conn: _Connection) -> None:
-        with self._changed:
-            if self.closed:
-                conn.close()
-                self.open -= 1
-            else:
-                conn.idle_since = time.monotonic()
-                self.idle.setdefault(conn.origin, []).append(conn)
-            self._changed.notify()
-
-    def release_slot(self) -> None:
-        """A slot's connection was closed (or never opened)."""
-        with self._changed:
-            self.open -= 1
-            self._changed.notify()
+    def release(self, conn: _Connection | None) -> None:
+        """A request is done with its slot: ``conn`` may be reused, or ``None`` (its
+        connection was closed)."""
+        with self._lock:
+            waiter, got, discard = self.state.release(conn, time.monotonic())
+        if discard is not None:
+            discard.close()
+        if waiter is not None:
+            waiter.got = got
+            waiter.event.set()
 
     def close(self) -> None:
-        with self._changed:
-            self.closed = True
-            for idle in self.idle.values():
-                while idle:
-                    idle.pop().close()
-                    self.open -= 1
-            self._changed.notify_all()
+        with self._lock:
+            idle, waiters = self.state.close()
+        for conn in idle:
+            conn.close()
+        for waiter in waiters:
+            waiter.event.set()  # got stays None: the pool closed
 
 
 class _ResponseStream(httpx.SyncByteStream):
@@ -425,16 +426,16 @@ class _ResponseStream(httpx.SyncByteStream):
         self._response.close()
         if rules.reusable(keep_alive, conn.reader.leftover()):
             conn.served += 1
-            self._pool.put_back(conn)
+            self._pool.release(conn)
         else:
             conn.close()
-            self._pool.release_slot()
+            self._pool.release(None)
 
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-            self._pool.release_slot()
+            self._pool.release(None)
 
     def close(self) -> None:
         self._discard()
@@ -575,7 +576,7 @@ class SyncPoolTransport(PoolSettings, httpx.BaseTransport):
         except BaseException:
             if conn is not None:
                 conn.close()
-            pool.release_slot()
+            pool.release(None)
             raise
         return httpx.Response(
             response.status,

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from cmclient.cli._main import EXIT_PARAMS, EXIT_SERVICE, _global_options, _isatty, _Parser
+from cmclient.cli._base import EXIT_PARAMS, EXIT_SERVICE, _global_options, _isatty, _Parser
 from cmclient.cli._params import BadParameter, read_file_arg
 
 __all__ = ["COMMANDS", "run"]
@@ -106,7 +106,7 @@ def _analysis_options(parser: argparse.ArgumentParser, *, operation: bool,
 def _connection_options(parser: argparse.ArgumentParser) -> None:
     """The global options without ``--output`` and ``--query``: ``analyze-many``'s
     ``--output`` is a file."""
-    from cmclient.cli._main import _seconds
+    from cmclient.cli._base import _seconds
 
     group = parser.add_argument_group("global options")
     group.add_argument("--region", metavar="<region>", help="the AWS region")

@@ -18,25 +18,32 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import IO, Any, NoReturn
+from typing import IO, Any
 
 from cmclient import __version__
 from cmclient._names import xform_name
 from cmclient._operation import Operation
 from cmclient._operations import OPERATIONS
+from cmclient.cli._base import (
+    EXIT_CONFIG,
+    EXIT_INTERRUPTED,
+    EXIT_OTHER,
+    EXIT_PARAMS,
+    EXIT_SERVICE,
+    Interrupted,
+    UsageError,
+    _global_options,
+    _isatty,
+    _Parser,
+    _positive_seconds,
+)
+from cmclient.cli._documents import COMMANDS as DOCUMENT_COMMANDS
 from cmclient.cli._params import BadParameter, Param, describe, params_of, read_file_arg
 
 __all__ = ["EXIT_CONFIG", "EXIT_INTERRUPTED", "EXIT_OTHER", "EXIT_PARAMS", "EXIT_SERVICE",
            "main"]
 
-EXIT_INTERRUPTED = 130
-EXIT_PARAMS = 252
-EXIT_CONFIG = 253
-EXIT_SERVICE = 254
-EXIT_OTHER = 255
-
 MOCK_SERVER = "mock-server"
-OUTPUT_FORMATS = ("json", "text", "table")
 
 #: Global options that take a value, so the command can be found among the arguments.
 _VALUED_GLOBALS = frozenset({
@@ -49,72 +56,10 @@ COMMANDS: dict[str, Operation[Any, Any]] = {
 }
 
 
-class UsageError(Exception):
-    """A bad command line: argparse's message plus the usage line (exit 252)."""
-
-    def __init__(self, message: str, usage: str) -> None:
-        self.usage = usage
-        super().__init__(message)
-
-
-class Interrupted(Exception):
-    """Ctrl-C while waiting for a job: the job goes on, and this says how to resume."""
-
-    def __init__(self, job_id: str, resume: str) -> None:
-        self.job_id = job_id
-        self.resume = resume
-        super().__init__(job_id)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, self.format_usage())
-
-
-def _global_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("global options")
-    group.add_argument("--region", metavar="<region>",
-                       help="the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or "
-                            "the profile's region)")
-    group.add_argument("--endpoint-url", metavar="<url>",
-                       help="send requests to this URL instead of the region's endpoint")
-    group.add_argument("--profile", metavar="<name>",
-                       help="use this profile from the shared config and credentials files")
-    group.add_argument("--output", choices=OUTPUT_FORMATS, default="json",
-                       help="output format: json (default), text or table")
-    group.add_argument("--query", metavar="<jmespath>",
-                       help="a JMESPath expression applied to the output "
-                            "(needs: pip install 'cmclient[cli]')")
-    group.add_argument("--debug", action="store_true",
-                       help="log each step to stderr (secrets and text redacted)")
-    group.add_argument("--cli-read-timeout", type=_seconds, metavar="<seconds>",
-                       help="socket read timeout in seconds; 0 means no timeout")
-    group.add_argument("--cli-connect-timeout", type=_seconds, metavar="<seconds>",
-                       help="socket connect timeout in seconds; 0 means no timeout")
-    group.add_argument("--no-paginate", action="store_true",
-                       help="list commands: print the first page only, with its NextToken")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    value = _seconds(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
 def _top_parser() -> _Parser:
     lines = [f"  {name:<38} {op.name}" for name, op in COMMANDS.items()]
     lines.append(f"  {MOCK_SERVER:<38} run the built-in mock service on loopback")
+    lines += [f"  {name:<38} {summary}" for name, summary in DOCUMENT_COMMANDS.items()]
     parser = _Parser(
         prog="cmclient",
         usage="cmclient [options] <command> [parameters]",
@@ -290,8 +235,12 @@ class _Runner:
         name = argv[at]
         if name == MOCK_SERVER:
             return self._mock_server(argv[at + 1:])
+        if name in DOCUMENT_COMMANDS:
+            from cmclient.cli._documents import run as run_document_command
+
+            return run_document_command(name, argv[:at] + argv[at + 1:], self)
         if name not in COMMANDS:
-            choices = ", ".join([*COMMANDS, MOCK_SERVER])
+            choices = ", ".join([*COMMANDS, MOCK_SERVER, *DOCUMENT_COMMANDS])
             _top_parser().error(
                 f"argument command: Invalid choice '{name}', valid choices are: {choices}")
         self.command = Command(name, COMMANDS[name])
@@ -502,10 +451,3 @@ class _Runner:
             raise
         return {"ComprehendMedicalAsyncJobProperties": plain(
             props.model_dump(by_alias=True, exclude_none=True))}
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

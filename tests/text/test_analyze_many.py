@@ -206,7 +206,7 @@ def test_the_limiter_paces_to_the_quota(make_client: Any, mock: ComprehendMedica
     results = list(client.analyze_many([SHORT] * 41, max_concurrency=8))
     elapsed = time.perf_counter() - started
     assert all(r.ok for r in results)
-    assert 1.0 <= elapsed < 1.0 / 0.85
+    assert 1.0 <= elapsed < 1.5
 
 
 def test_the_limiter_paces_characters_too(make_client: Any) -> None:
@@ -214,7 +214,7 @@ def test_the_limiter_paces_characters_too(make_client: Any) -> None:
     started = time.perf_counter()
     list(client.analyze_many(["x" * 500 + " fever."] * 5, max_concurrency=5))
     # 5 requests of 507 characters: the fifth may go after 4 * 507 / 2000 s.
-    assert 1.0 <= time.perf_counter() - started < 1.3
+    assert 1.0 <= time.perf_counter() - started < 1.5
 
 
 def run_under_service_quota(mock: ComprehendMedicalMock, count: int, tps: float, *,
