@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 import time
@@ -73,14 +74,21 @@ import httpx
 
 from cmclient._http import rules
 from cmclient._http.pool import OPEN, WAIT, PoolClosed, PoolState
-from cmclient._http.rules import Origin, PoolSettings, Stale, may_resend, mocked, origin_of
-
-__all__ = ["AsyncPoolTransport", "SocketOption"]
-
-#: What ``socket.setsockopt`` takes, as in ``httpx.AsyncHTTPTransport(socket_options=)``.
-SocketOption = (
-    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+from cmclient._http.rules import (
+    Origin,
+    PoolSettings,
+    SocketOption,
+    Stale,
+    may_resend,
+    mocked,
+    origin_of,
 )
+
+__all__ = ["AsyncPoolTransport"]
+
+#: Connections opened and requests sent again (DEBUG): hosts and ports, never a header.
+logger = logging.getLogger("cmclient.http")
+
 
 _READ_HIGH_WATER = 256 * 1024  # stop reading the socket with this much unconsumed
 _WRITE_FLUSH = 64 * 1024  # send request body pieces once this much is pending
@@ -429,8 +437,7 @@ class _ResponseStream(httpx.AsyncByteStream):
 class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
     """An ``httpx.AsyncBaseTransport``: HTTP/1.1 keep-alive pools on asyncio (see the
     module docstring for reuse, resending and limits, and ``PoolSettings`` for the
-    arguments). ``socket_options`` are set on each new socket before it connects
-    (TCP_NODELAY is always set).
+    arguments). TCP_NODELAY is always set.
     """
 
     def __init__(
@@ -445,8 +452,8 @@ class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
         super().__init__(
             max_connections=max_connections, ssl_context=ssl_context,
             keepalive_expiry=keepalive_expiry, all_requests_idempotent=all_requests_idempotent,
+            socket_options=socket_options,
         )
-        self._socket_options = list(socket_options or ())
         self._pool: _Pool | None = None
         self._fallback: httpx.AsyncHTTPTransport | None = None
         self._closed = False
@@ -475,6 +482,8 @@ class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
                 conn.abort()
                 if not may_resend(request, self._resend_any):
                     raise stale.error from stale.error.__cause__
+                logger.debug("%s:%d closed a kept-alive connection under the request; "
+                             "sending it again on a new one", origin[1], origin[2])
                 conn = await self._connect(origin, timeouts.get("connect"), request)
                 try:
                     response = await _exchange(conn, request, timeouts)
@@ -521,6 +530,7 @@ class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
         except BaseException:
             conn.abort()
             raise
+        logger.debug("connected to %s:%d (%s)", host, port, scheme)
         return conn
 
     async def _open(
@@ -574,9 +584,7 @@ class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
 
     def _httpcore(self) -> httpx.AsyncHTTPTransport:
         if self._fallback is None:
-            self._fallback = httpx.AsyncHTTPTransport(
-                **self._fallback_options(), socket_options=self._socket_options or None
-            )
+            self._fallback = httpx.AsyncHTTPTransport(**self._fallback_options())
         return self._fallback
 
     async def _new_pool(self, loop: asyncio.AbstractEventLoop) -> _Pool:
@@ -643,6 +651,7 @@ async def _exchange(
                 received = True
                 h.receive_data(data)
             elif isinstance(event, h11.Response):
+                rules.check_version(event.http_version)
                 rules.body_framing(event.status_code, request.method, event.headers.raw_items())
                 return event
             elif not isinstance(event, h11.InformationalResponse):

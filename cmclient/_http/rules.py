@@ -29,6 +29,11 @@ DEADLINE = "cmclient.deadline"
 #: A pool key: scheme, host, port.
 Origin = tuple[str, str, int]
 
+#: What ``socket.setsockopt`` takes, as in ``httpx.HTTPTransport(socket_options=)``.
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
+
 #: RFC 9110 section 9.2.2.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -97,6 +102,24 @@ def check_head_line(line: bytes) -> None:
     end = len(line) - (2 if line.endswith(b"\r\n") else 1 if line.endswith(b"\n") else 0)
     if b"\r" in line[:end] or b"\0" in line:
         raise BadResponse("a bare CR or a NUL in a response head line")
+
+
+def chunk_size(line: bytes) -> int:
+    """The size a chunk-size line announces (RFC 9112 section 7.1: hex digits, then
+    optional extensions, which are ignored). Refuses a sign, spaces inside the number,
+    an empty or over-long number: ``int(line, 16)`` would take "-1" or " 1_0"."""
+    size, _, _ = line.rstrip(b"\r\n").partition(b";")
+    size = size.rstrip(b" \t")
+    if not 0 < len(size) <= 16 or size.strip(b"0123456789abcdefABCDEF"):
+        raise BadResponse("an invalid chunk size")
+    return int(size, 16)
+
+
+def check_version(version: bytes) -> None:
+    """Refuse a response that is not HTTP/1.0 or HTTP/1.1: the pools speak nothing else,
+    and a status line claiming another version is not one they can frame."""
+    if version not in (b"1.0", b"1.1"):
+        raise BadResponse("a status line of an HTTP version other than 1.0 or 1.1")
 
 
 def is_interim(status: int) -> bool:
@@ -211,6 +234,7 @@ class PoolSettings:
     (seconds, or ``None``) drops connections idle that long before reusing them.
     ``all_requests_idempotent`` lets a request of any method be resent once when a
     reused connection turns out to be closed before any response byte arrived.
+    ``socket_options`` are set on each new socket before it connects.
     Timeouts come from each request's ``extensions["timeout"]`` (httpx puts its
     ``connect``, ``read``, ``write`` and ``pool`` limits there).
     """
@@ -222,10 +246,12 @@ class PoolSettings:
         ssl_context: ssl.SSLContext | None = None,
         keepalive_expiry: float | None = 5.0,
         all_requests_idempotent: bool = False,
+        socket_options: Iterable[SocketOption] | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self._max_connections = max_connections
+        self._socket_options = list(socket_options or ())
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
         self._resend_any = all_requests_idempotent
@@ -239,6 +265,7 @@ class PoolSettings:
         """The same settings for httpx's own transport (``httpx.HTTPTransport`` or its
         async twin), used while a test library mocks it."""
         return {
+            "socket_options": self._socket_options or None,
             "verify": self._ssl_context or True,
             "limits": httpx.Limits(
                 max_connections=self._max_connections,

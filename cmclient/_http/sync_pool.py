@@ -43,7 +43,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -54,6 +54,7 @@ from cmclient._http.rules import (
     DEADLINE,
     Origin,
     PoolSettings,
+    SocketOption,
     Stale,
     fork_generation,
     may_resend,
@@ -64,6 +65,7 @@ from cmclient._http.rules import (
 __all__ = ["SyncPoolTransport"]
 
 _CHUNK = 64 * 1024
+_MAX_LINE = 64 * 1024  # as http.client's own limit on a line
 
 #: Connections opened and requests sent again (DEBUG): hosts and ports, never a header.
 logger = logging.getLogger("cmclient.http")
@@ -254,6 +256,22 @@ class _Response(http.client.HTTPResponse):
         if not agrees:
             raise rules.BadResponse("a head http.client reads differently")
 
+    def _get_chunk_left(self) -> int | None:
+        """http.client's own, made as strict as the async pool's h11: the chunk size is
+        read by ``rules.chunk_size`` (http.client's ``int(line, 16)`` takes "-1"), and
+        the CRLF after each chunk's data is checked, not skipped unread."""
+        chunk_left: int | None = self.chunk_left
+        if not chunk_left:  # 0 at the end of a chunk's data, None before the first
+            if chunk_left is not None and self._safe_read(2) != b"\r\n":  # type: ignore[attr-defined]
+                raise rules.BadResponse("chunk data not followed by CRLF")
+            chunk_left = rules.chunk_size(self.reader.readline(_MAX_LINE))
+            if chunk_left == 0:
+                self._read_and_discard_trailer()  # type: ignore[attr-defined]
+                self._close_conn()  # type: ignore[attr-defined]
+                chunk_left = None
+            self.chunk_left = chunk_left
+        return chunk_left
+
 
 class _Connection:
     """One client connection and what the pool needs to know about it."""
@@ -293,14 +311,40 @@ class _Connection:
         self.reader.release()
 
 
-def _create_connection(
-    address: tuple[str, int], timeout: float | None, source_address: Any = None
-) -> socket.socket:
-    host, port = address
-    # getaddrinfo() takes bytes hosts too; typeshed's create_connection says str only.
-    return socket.create_connection(
-        (host.encode("ascii"), port), timeout, source_address  # type: ignore[arg-type]
-    )
+def _connector(
+    options: list[SocketOption],
+) -> Callable[[tuple[str, int], float | None, Any], socket.socket]:
+    """What ``HTTPConnection`` opens its socket with: each resolved address in turn,
+    with ``options`` set on the socket before it connects. The host goes to
+    getaddrinfo() as bytes: a str would pass through the idna codec, loading it on a
+    cold start; httpx's URL holds it IDNA-encoded already, so ASCII."""
+
+    def connect(
+        address: tuple[str, int], timeout: float | None, source_address: Any = None
+    ) -> socket.socket:
+        host, port = address
+        if not options:  # typeshed says str hosts only; getaddrinfo() takes bytes
+            return socket.create_connection(
+                (host.encode("ascii"), port), timeout, source_address  # type: ignore[arg-type]
+            )
+        last: OSError | None = None
+        for family, kind, proto, _, resolved in socket.getaddrinfo(
+            host.encode("ascii"), port, type=socket.SOCK_STREAM
+        ):
+            sock = socket.socket(family, kind, proto)
+            try:
+                for option in options:
+                    sock.setsockopt(*option)
+                sock.settimeout(timeout)
+                sock.connect(resolved)
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            return sock
+        raise last or OSError(f"No address found for {host}")
+
+    return connect
 
 
 def _readable(sock: Any) -> bool:
@@ -535,10 +579,12 @@ class SyncPoolTransport(PoolSettings, httpx.BaseTransport):
         ssl_context: ssl.SSLContext | None = None,
         keepalive_expiry: float | None = 5.0,
         all_requests_idempotent: bool = False,
+        socket_options: Iterable[SocketOption] | None = None,
     ) -> None:
         super().__init__(
             max_connections=max_connections, ssl_context=ssl_context,
             keepalive_expiry=keepalive_expiry, all_requests_idempotent=all_requests_idempotent,
+            socket_options=socket_options,
         )
         self._pool = _Pool(max_connections)
         self._forks = fork_generation()
@@ -608,10 +654,9 @@ class SyncPoolTransport(PoolSettings, httpx.BaseTransport):
             )
         else:
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
-        # The host as bytes: getaddrinfo() would otherwise pass a str through the idna
-        # codec, loading it (~1 ms of a cold start); httpx's URL holds it already
-        # IDNA-encoded, so ASCII.
-        connection._create_connection = _create_connection  # type: ignore[attr-defined]
+        connection._create_connection = _connector(  # type: ignore[attr-defined]
+            self._socket_options
+        )
         try:
             connection.connect()
         except TimeoutError as exc:
