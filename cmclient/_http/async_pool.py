@@ -66,7 +66,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import h11
@@ -77,7 +77,6 @@ from cmclient._http.pool import OPEN, WAIT, PoolClosed, PoolState
 from cmclient._http.rules import (
     Origin,
     PoolSettings,
-    SocketOption,
     Stale,
     may_resend,
     mocked,
@@ -440,20 +439,7 @@ class AsyncPoolTransport(PoolSettings, httpx.AsyncBaseTransport):
     arguments). TCP_NODELAY is always set.
     """
 
-    def __init__(
-        self,
-        *,
-        max_connections: int = 100,
-        ssl_context: ssl.SSLContext | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-        keepalive_expiry: float | None = 5.0,
-        all_requests_idempotent: bool = False,
-    ) -> None:
-        super().__init__(
-            max_connections=max_connections, ssl_context=ssl_context,
-            keepalive_expiry=keepalive_expiry, all_requests_idempotent=all_requests_idempotent,
-            socket_options=socket_options,
-        )
+    def _start(self) -> None:
         self._pool: _Pool | None = None
         self._fallback: httpx.AsyncHTTPTransport | None = None
         self._closed = False

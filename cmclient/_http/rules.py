@@ -255,6 +255,10 @@ class PoolSettings:
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
         self._resend_any = all_requests_idempotent
+        self._start()
+
+    def _start(self) -> None:
+        """A transport's own state, set up once the settings are (its pool)."""
 
     def _tls(self) -> ssl.SSLContext:
         if self._ssl_context is None:

@@ -40,10 +40,9 @@ import http.client
 import logging
 import select
 import socket
-import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -572,21 +571,8 @@ class SyncPoolTransport(PoolSettings, httpx.BaseTransport):
     the module docstring for reuse, resending and limits, and ``PoolSettings`` for the
     arguments)."""
 
-    def __init__(
-        self,
-        *,
-        max_connections: int = 100,
-        ssl_context: ssl.SSLContext | None = None,
-        keepalive_expiry: float | None = 5.0,
-        all_requests_idempotent: bool = False,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> None:
-        super().__init__(
-            max_connections=max_connections, ssl_context=ssl_context,
-            keepalive_expiry=keepalive_expiry, all_requests_idempotent=all_requests_idempotent,
-            socket_options=socket_options,
-        )
-        self._pool = _Pool(max_connections)
+    def _start(self) -> None:
+        self._pool = _Pool(self._max_connections)
         self._forks = fork_generation()
         self._fallback: httpx.HTTPTransport | None = None
 
