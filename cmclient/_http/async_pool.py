@@ -346,10 +346,14 @@ class _Pool:
 
     def close(self) -> None:
         """Close the idle connections and fail the waiters; idempotent, and safe from
-        any event loop, the pool's own included after it closed."""
+        any event loop, the pool's own included after it closed. Connections are
+        aborted, not closed politely: TLS's polite close is a handshake that a loop
+        shutting down (the usual time for this) would not live to finish, leaving the
+        socket open until garbage collection; an idle HTTP/1.1 connection owes its
+        server nothing."""
         idle, waiters = self.state.close()
         for conn in idle:
-            conn.close()
+            conn.abort()
         for waiter in waiters:
             if not waiter.done():
                 with contextlib.suppress(RuntimeError):  # a future of a closed loop
