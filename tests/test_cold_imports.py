@@ -57,12 +57,14 @@ def report(result):
     from pydantic import BaseModel
     props = result.comprehend_medical_async_job_properties
     models = {}
+    string_caches = {}
     for name, module in list(sys.modules.items()):
         if name.startswith("cmclient.models") and module is not None:
             for attr, value in vars(module).items():
                 if (inspect.isclass(value) and issubclass(value, BaseModel)
                         and value.__module__ == name):
                     models[f"{name}.{attr}"] = bool(value.__pydantic_complete__)
+                    string_caches[f"{name}.{attr}"] = value.model_config.get("cache_strings", True)
     own = [(n, m) for n, m in list(sys.modules.items()) if n.startswith("cmclient") and m]
     print(json.dumps({
         "status": props.job_status.value,
@@ -75,6 +77,7 @@ def report(result):
                               if inspect.isclass(value) and value.__module__ == n
                               and "__dataclass_fields__" in vars(value)),
         "models": models,
+        "string_caches": string_caches,
     }))
 '''
 
@@ -159,6 +162,16 @@ def test_sync_call_from_cold_with_given_credentials_loads_no_credential_chain(
     # The chain's sources, STS and metadata clients are imported only for a client
     # that has to look for its credentials.
     assert credentials == {"cmclient.credentials._types"}
+
+
+def test_sync_call_from_cold_allocates_no_json_string_cache(
+    sync_report: dict[str, Any],
+) -> None:
+    # pydantic-core's JSON parser caches strings in a table it allocates on the first
+    # JSON validation of the process that asks for it; the response models turn it off,
+    # a part of every cold start's peak memory saved (figures: bench/README.md).
+    assert sync_report["string_caches"]
+    assert not any(sync_report["string_caches"].values()), sync_report["string_caches"]
 
 
 def test_sync_call_from_cold_defines_no_dataclass(sync_report: dict[str, Any]) -> None:

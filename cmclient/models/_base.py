@@ -130,6 +130,12 @@ class Shape(BaseModel):
         serialize_by_alias=False,
         protected_namespaces=(),
         extra="ignore",
+        # No string cache in the JSON parser: pydantic-core allocates a fixed-size table
+        # for it on the first JSON validation of the process, a cost every cold start
+        # would pay, and it buys nothing here: member names map onto fields without
+        # becoming Python strings, and the values (text, ids, times) rarely repeat
+        # (bench/README.md has both figures).
+        cache_strings=False,
     )
 
 
