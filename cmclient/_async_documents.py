@@ -43,13 +43,11 @@ __all__ = ["DEFAULT_DOCUMENT_CONCURRENCY", "DEFAULT_MANY_CONCURRENCY", "DEFAULT_
 #: Characters of context carried from one chunk into the next: none by default, since
 #: the cuts already keep sentences whole and every carried character is billed twice.
 DEFAULT_OVERLAP = 0
-#: Chunks of one document in flight at once.
-DEFAULT_DOCUMENT_CONCURRENCY = 4
+#: Chunks of one document in flight at once: a note of five times the service's limit
+#: goes out in one wave (the quota limiter still sets the pace).
+DEFAULT_DOCUMENT_CONCURRENCY = 8
 #: Texts of ``analyze_many`` in flight at once; the quota limiter sets the pace.
 DEFAULT_MANY_CONCURRENCY = 16
-
-_SETUP = threading.Lock()
-
 
 class AsyncDocuments:
     """Analysis of real clinical text: ``analyze_document`` (one note of any length),
@@ -76,13 +74,7 @@ class AsyncDocuments:
         self._cm_admission = _quota.Admission(resolved)
 
     def _admission(self) -> tuple[threading.Lock, _quota.Admission]:
-        try:
-            return self._cm_admission_lock, self._cm_admission
-        except AttributeError:
-            with _SETUP:
-                if not hasattr(self, "_cm_admission"):
-                    self._init_documents()
-            return self._cm_admission_lock, self._cm_admission
+        return self._cm_admission_lock, self._cm_admission
 
     async def _admit(self, operation: Operation[Any, Any], params: Mapping[str, Any]) -> None:
         """Count one call and wait for its quota slot: once per call, before its first
