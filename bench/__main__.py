@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    batch,
     cold_start,
     common,
     concurrency,
+    documents,
     envs,
     memory,
     mock_server,
@@ -26,7 +28,7 @@ from bench import (
     warm,
 )
 
-SECTIONS = ("cold", "warm", "async", "signing", "memory", "mock")
+SECTIONS = ("cold", "warm", "async", "signing", "memory", "mock", "documents", "batch")
 
 FULL = {
     "cold": {"runs": 19},
@@ -35,6 +37,9 @@ FULL = {
     "signing": {"rounds": 11, "calls": 4000},
     "memory": {"runs": 3, "clients": 100},
     "mock": {"rounds": 4, "seconds": 0.75},
+    "documents": {"note_chars": 100_000, "rounds": 5, "notes": 1000, "quota_tps": 50.0,
+                  "latency_ms": 30.0},
+    "batch": {"files": 2000, "latency_ms": 20.0, "rounds": 1},
 }
 QUICK = {
     "cold": {"runs": 1},
@@ -43,6 +48,9 @@ QUICK = {
     "signing": {"rounds": 2, "calls": 500},
     "memory": {"runs": 1, "clients": 20},
     "mock": {"rounds": 1, "seconds": 0.2},
+    "documents": {"note_chars": 40_000, "rounds": 1, "notes": 100, "quota_tps": 50.0,
+                  "latency_ms": 30.0},
+    "batch": {"files": 200, "latency_ms": 20.0, "rounds": 1},
 }
 #: The contenders of the https warm section (boto3's CBOR line is loopback-only).
 HTTPS_WARM = ("cmclient", "floor", "boto3")
@@ -124,6 +132,10 @@ def _run_section(
         return signing.run(p["rounds"], p["calls"])
     if name == "memory":
         return memory.run(url, p["runs"], p["clients"])
+    if name == "documents":
+        return documents.run(p)
+    if name == "batch":
+        return batch.run(p)
     return mock_server.run(p["rounds"], p["seconds"])
 
 
@@ -194,6 +206,8 @@ def evaluate(r: dict[str, Any]) -> list[dict[str, Any]]:
     goals.append((f"{clients} clients RSS growth: cmclient / boto3", _ratio(
         _median(r, "memory", "cmclient", "called_kib"),
         _median(r, "memory", "boto3", "called_kib")), "<=", 0.2))
+    goals.extend(documents.goals(r))
+    goals.extend(batch.goals(r))
     out = []
     for name, value, op, limit in goals:
         if value is None:
@@ -311,6 +325,8 @@ def report(r: dict[str, Any]) -> str:
             for name, row in mock.items():
                 if isinstance(row, dict) and "median" in row:
                     lines.append(f"   {name:12} {_fmt(row, 0):>28}")
+    lines.extend(documents.report(r))
+    lines.extend(batch.report(r))
     if r.get("goals"):
         lines.append("\ngoals (cold start: https sink, time to first result, deployment-sized "
                      "environments)")

@@ -16,6 +16,7 @@ import httpx
 
 from cmclient import errors
 from cmclient._async_api import AsyncOperations
+from cmclient._async_batch import AsyncBatch
 from cmclient._async_documents import AsyncDocuments
 from cmclient._core import ClientCore, PreparedCall, logger
 from cmclient._http.body import DEFAULT_MAX_RESPONSE_BYTES, BoundedBody
@@ -41,7 +42,7 @@ from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
 from cmclient.credentials import CredentialProvider, Credentials
 
 
-class AsyncComprehendMedical(AsyncDocuments, AsyncOperations):
+class AsyncComprehendMedical(AsyncBatch, AsyncDocuments, AsyncOperations):
     """An asynchronous Comprehend Medical client.
 
     Every operation is a method named as in boto3 (``describe_entities_detection_v2_job``)
@@ -72,6 +73,7 @@ class AsyncComprehendMedical(AsyncDocuments, AsyncOperations):
         verify: Verify | None = None,
         http_client: httpx.AsyncClient | None = None,
         quotas: Mapping[str, Quota | None] | None = DEFAULT_QUOTAS,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         """``region``, ``endpoint_url`` and ``credentials`` default to what the AWS SDKs
         find: AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_COMPREHENDMEDICAL /
@@ -102,6 +104,11 @@ class AsyncComprehendMedical(AsyncDocuments, AsyncOperations):
         slot, so a client stays under the account's quota rather than running into
         it. Operations not named keep the documented defaults; ``quotas=None``
         switches the limiter off.
+
+        ``s3_endpoint_url`` is where the batch methods (``upload_documents``,
+        ``job_results``, ``run_batch``) send S3 requests, path-style; by default S3's
+        endpoint is found as the SDKs find it (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
+        the profile's ``services`` section, else ``https://s3.{region}.amazonaws.com``).
         """
         self._init_documents(quotas)  # first: a bad quotas= fails before any set-up
         self._core = ClientCore(
@@ -130,6 +137,7 @@ class AsyncComprehendMedical(AsyncDocuments, AsyncOperations):
                 )
             )
         self._http = http_client
+        self._init_batch(s3_endpoint_url, verify=verify, max_connections=max_connections)
 
     @property
     def region(self) -> str:
@@ -267,6 +275,7 @@ class AsyncComprehendMedical(AsyncDocuments, AsyncOperations):
         return response, body.result()
 
     async def aclose(self) -> None:
+        await self._close_batch()
         if self._owns_http:
             await self._http.aclose()
 

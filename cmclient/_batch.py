@@ -35,8 +35,10 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from cmclient.errors import (
-    ComprehendMedicalError,
+    BatchResultsError,
     JobFailedError,
+    JobNotFinishedError,
+    JobOutputNotFoundError,
     JobStoppedError,
     ParamValidationError,
     ResponseParseError,
@@ -45,6 +47,7 @@ from cmclient.models._base import RESPONSE_CONTEXT, Shape
 from cmclient.models._job_properties import JobStatus
 
 __all__ = [
+    "DOCUMENT_CONTENT_TYPE",
     "KINDS",
     "MANIFEST_NAME",
     "MAX_DOCUMENT_BYTES",
@@ -65,16 +68,22 @@ __all__ = [
     "Lookup",
     "Manifest",
     "ManifestSummary",
+    "PartJoiner",
+    "PartSpan",
+    "SplitDocument",
     "UnprocessedDocument",
+    "UploadPlan",
     "as_folder",
     "batch_kind",
     "check_results_ready",
     "classify_key",
     "document_problem",
     "encode_document",
+    "fold_unprocessed",
     "input_folder",
     "input_name_for_location",
     "input_name_for_output",
+    "join_parts",
     "locate_job_output",
     "names_job",
     "output_keys",
@@ -84,7 +93,10 @@ __all__ = [
     "parse_s3_location",
     "part_name",
     "parts_index_key",
+    "parts_record",
     "pick_job_folder",
+    "plan_upload",
+    "read_parts_record",
     "s3_uri",
     "split_part_name",
     "unprocessed_documents",
@@ -174,33 +186,8 @@ def batch_kind(kind: str, *, operation_name: str = "job_results") -> BatchKind:
 
 
 # --- errors -------------------------------------------------------------------------
-
-class BatchResultsError(ComprehendMedicalError):
-    """A job's results cannot be read as the batch layout describes them."""
-
-    def __init__(self, message: str, job_id: str) -> None:
-        self.job_id = job_id
-        super().__init__(message)
-
-
-class JobNotFinishedError(BatchResultsError):
-    """The job has not reached a final state: it has no results yet. Wait for it first
-    (``wait_for_*``), or let ``run_batch`` do both."""
-
-    def __init__(self, job_id: str, status: str | None) -> None:
-        self.status = status
-        super().__init__(
-            f"Job {job_id} is {status or 'in an unknown state'}: its results are written "
-            "when it ends COMPLETED or PARTIAL_SUCCESS; wait for it first", job_id)
-
-
-class JobOutputNotFoundError(BatchResultsError):
-    """No output folder (or no Manifest) for the job where its description says."""
-
-    def __init__(self, job_id: str, where: str) -> None:
-        self.where = where
-        super().__init__(f"No output of job {job_id} found at {where}", job_id)
-
+# BatchResultsError, JobNotFinishedError and JobOutputNotFoundError live in
+# cmclient.errors, in its tree; they are re-exported here.
 
 _FINAL_OK = frozenset({JobStatus.COMPLETED.value, JobStatus.PARTIAL_SUCCESS.value})
 
@@ -629,7 +616,7 @@ class _JobOutputBase:
         job_id: str,
         kind: BatchKind,
         status: str,
-        manifest: Manifest | None,
+        manifest: Manifest,
         location: JobLocation,
         unprocessed: list[UnprocessedDocument],
     ) -> None:
@@ -675,3 +662,276 @@ class AsyncJobOutput(_JobOutputBase, Generic[R]):
 
     def iter_results(self) -> AsyncIterator[DocumentResult[R]]:
         return self._results()
+
+
+# --- documents in: the upload plan -------------------------------------------------------
+
+#: The longest S3 key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+#: The content type of every uploaded document.
+DOCUMENT_CONTENT_TYPE = "text/plain; charset=utf-8"
+PARTS_RECORD_VERSION = 1
+
+
+class PartSpan(NamedTuple):
+    """One part of a split document: its name and its span in the document, in code
+    points (``text[begin:end]``)."""
+
+    name: str
+    begin: int
+    end: int
+
+
+class SplitDocument(NamedTuple):
+    """A document uploaded in parts: its length in code points and its parts, in order."""
+
+    characters: int
+    parts: tuple[PartSpan, ...]
+
+
+class UploadPlan(NamedTuple):
+    """What ``upload_documents`` sends: ``objects`` ((key, bytes), in input order, the
+    parts of a split document in place of it), and, when a document was split, the
+    record of its parts (``parts_record`` at ``parts_key``, beside the input folder).
+    ``prefix`` is the input folder (``as_folder``), the S3Key a job is given."""
+
+    bucket: str
+    prefix: str
+    objects: list[tuple[str, bytes]]
+    split: dict[str, SplitDocument]
+    parts_key: str | None
+    parts_record: bytes | None
+
+    @property
+    def documents(self) -> int:
+        """How many documents the plan uploads (a split one counts once)."""
+        return len(self.objects) - sum(len(d.parts) - 1 for d in self.split.values())
+
+
+def plan_upload(
+    documents: Iterable[tuple[str, str | bytes]],
+    *,
+    bucket: str,
+    prefix: str,
+    operation_name: str = "upload_documents",
+) -> UploadPlan:
+    """Check every document against the input rules and plan its upload, before
+    anything is sent: ``ParamValidationError`` lists every problem (by document name,
+    never quoting its text).
+
+    A document is its name (relative to ``prefix``: an S3 key's tail, so no leading
+    '/', no '//', no '.' or '..' segment) and its text (a ``str``, or ``bytes`` that
+    must be UTF-8). A text over ``MAX_DOCUMENT_BYTES`` in UTF-8 is cut with
+    ``cmclient.text.split_text`` at paragraph, then sentence, breaks into parts named
+    ``name.part-001``, ``name.part-002``, ...; the record of the parts (which document,
+    which spans) goes to ``parts_index_key(prefix)``, outside what the job reads, so
+    ``job_results`` can join the parts' results back. Empty documents, repeated names
+    and a part name that another document already has are refused."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(bucket, str) or not bucket or "/" in bucket:
+        problems.append(("bucket", "must be a bucket name"))
+    if not isinstance(prefix, str):
+        problems.append(("prefix", "must be a str (a key prefix such as 'notes/', or '')"))
+        prefix = ""
+    elif prefix.startswith("/") or "//" in prefix:
+        problems.append(("prefix", "must not start with '/' or contain '//'"))
+    folder = as_folder(prefix)
+    objects: list[tuple[str, bytes]] = []
+    split: dict[str, SplitDocument] = {}
+    names: set[str] = set()
+    for name, document in documents:
+        where = f"documents[{name!r}]"
+        for rule in name_problems(name):
+            problems.append((where, rule))
+        if not isinstance(name, str):
+            continue
+        if name in names:
+            problems.append((where, "the name is given more than once"))
+        names.add(name)
+        text, data, problem = _document_text(document)
+        if problem is not None:
+            problems.append((where, problem))
+            continue
+        if not data:
+            problems.append((where, "the document is empty"))
+            continue
+        if len(data) <= MAX_DOCUMENT_BYTES:
+            objects.append((f"{folder}{name}", data))
+            if len(objects[-1][0].encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+                problems.append((where, f"the prefix and the name make a key of more "
+                                        f"than {MAX_KEY_BYTES} bytes"))
+            continue
+        assert text is not None
+        from cmclient.text import split_text
+
+        chunks = split_text(text, max_bytes=MAX_DOCUMENT_BYTES)
+        if not chunks:  # only whitespace: nothing a job could analyse
+            problems.append((where, "the document is only whitespace"))
+            continue
+        spans = tuple(PartSpan(part_name(name, i), c.begin, c.end)
+                      for i, c in enumerate(chunks, 1))
+        if len(f"{folder}{spans[-1].name}".encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            problems.append((where, f"the prefix and the name of its parts make keys of "
+                                    f"more than {MAX_KEY_BYTES} bytes"))
+        split[name] = SplitDocument(len(text), spans)
+        objects.extend((f"{folder}{span.name}", chunk.text.encode("utf-8"))
+                       for span, chunk in zip(spans, chunks, strict=True))
+    for name, whole in split.items():
+        for span in whole.parts:
+            if span.name in names:
+                problems.append((f"documents[{span.name!r}]", (
+                    f"the name is also the name of a part of {name!r}, which is over "
+                    f"{MAX_DOCUMENT_BYTES} bytes and is uploaded in parts")))
+    parts_key = record = None
+    if split and not problems:
+        parts_key = parts_index_key(prefix, operation_name=operation_name)
+        record = parts_record(folder, split)
+    if problems:
+        raise ParamValidationError(operation_name, problems)
+    return UploadPlan(bucket, folder, objects, split, parts_key, record)
+
+
+def _document_text(document: Any) -> tuple[str | None, bytes, str | None]:
+    """(text or None, UTF-8 bytes, problem or None) for one document's content."""
+    if isinstance(document, str):
+        try:
+            return document, document.encode("utf-8"), None
+        except UnicodeEncodeError:
+            return None, b"", ("the text is not valid Unicode (a lone surrogate): it "
+                               "cannot be UTF-8")
+    if isinstance(document, (bytes, bytearray, memoryview)):
+        data = bytes(document)
+        if len(data) <= MAX_DOCUMENT_BYTES:
+            problem = document_problem(data)
+            return None, data, None if problem is None else problem.message
+        try:
+            return data.decode("utf-8"), data, None
+        except UnicodeDecodeError as exc:
+            return None, b"", f"the file is not valid UTF-8 (byte {exc.start})"
+    return None, b"", f"the document must be str or bytes, not {type(document).__name__}"
+
+
+def parts_record(prefix: str, split: dict[str, SplitDocument]) -> bytes:
+    """The JSON record of split documents' parts (``read_parts_record`` reads it)."""
+    import json
+
+    return json.dumps({
+        "Version": PARTS_RECORD_VERSION,
+        "Prefix": prefix,
+        "Documents": {
+            name: {"Characters": document.characters,
+                   "Parts": [{"Name": p.name, "Begin": p.begin, "End": p.end}
+                             for p in document.parts]}
+            for name, document in split.items()
+        },
+    }, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def read_parts_record(data: bytes, *, key: str | None = None) -> dict[str, SplitDocument]:
+    """The split documents a parts record names; ``ResponseParseError`` (naming the
+    key, quoting nothing) when it is not one."""
+    import json
+
+    try:
+        loaded = json.loads(data)
+        documents = {}
+        for name, entry in loaded["Documents"].items():
+            spans = tuple(PartSpan(str(p["Name"]), int(p["Begin"]), int(p["End"]))
+                          for p in entry["Parts"])
+            if not isinstance(name, str) or not spans:
+                raise ValueError("a document with no parts")
+            documents[name] = SplitDocument(int(entry["Characters"]), spans)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        named = f" at {key}" if key else ""
+        raise ResponseParseError(
+            f"the object{named} is not a record of split documents' parts",
+            operation_name="GetObject", status_code=200, request_id=None) from None
+    return documents
+
+
+# --- results out: split documents joined back ----------------------------------------------
+
+def fold_unprocessed(
+    unprocessed: list[UnprocessedDocument], split: dict[str, SplitDocument]
+) -> tuple[list[UnprocessedDocument], frozenset[str]]:
+    """The unprocessed list with each unprocessed part replaced by its document (once,
+    with the first part's reason), and the names of those documents: their other
+    parts' results are not given, since a document with a part missing has no result."""
+    by_part = {span.name: (name, index, len(document.parts))
+               for name, document in split.items()
+               for index, span in enumerate(document.parts, 1)}
+    out: list[UnprocessedDocument] = []
+    failed: set[str] = set()
+    for entry in unprocessed:
+        hit = by_part.get(entry.input_name)
+        if hit is None:
+            out.append(entry)
+            continue
+        name, index, count = hit
+        if name in failed:
+            continue
+        failed.add(name)
+        out.append(UnprocessedDocument(
+            input_name=name, error_code=entry.error_code,
+            error_message=f"part {index} of {count}: {entry.error_message or 'not processed'}",
+            input_location=entry.input_location))
+    return out, frozenset(failed)
+
+
+class PartJoiner:
+    """Joins the results of a split document's parts as they stream in, in any order:
+    ``feed`` returns a result to give now (a whole document's, or a joined one) or None
+    (a part kept until its document is complete); ``leftovers`` gives, at the end, the
+    parts of documents that never came back whole, as they are. Only the parts of
+    documents still incomplete are held."""
+
+    def __init__(
+        self, kind: BatchKind, split: dict[str, SplitDocument], failed: Container[str] = ()
+    ) -> None:
+        self._kind = kind
+        self._split = split
+        self._failed = failed
+        self._by_part = {span.name: (name, index)
+                         for name, document in split.items()
+                         for index, span in enumerate(document.parts)}
+        self._pending: dict[str, dict[int, DocumentResult[Any]]] = {}
+
+    def feed(self, result: DocumentResult[Any]) -> DocumentResult[Any] | None:
+        hit = self._by_part.get(result.input_name)
+        if hit is None:
+            return result
+        name, index = hit
+        if name in self._failed:
+            return None
+        got = self._pending.setdefault(name, {})
+        got[index] = result
+        document = self._split[name]
+        if len(got) < len(document.parts):
+            return None
+        del self._pending[name]
+        parts = [got[i] for i in range(len(document.parts))]
+        joined = join_parts(self._kind, document, [p.result for p in parts])
+        return DocumentResult(name, joined, parts[0].output_key)
+
+    def leftovers(self) -> list[DocumentResult[Any]]:
+        out = [r for got in self._pending.values() for _, r in sorted(got.items())]
+        self._pending.clear()
+        return out
+
+
+def join_parts(kind: BatchKind, document: SplitDocument, results: list[Any]) -> Any:
+    """One response for a split document from its parts' responses, in order: offsets
+    re-based onto the whole document, ids renumbered, findings at the cuts merged, as
+    ``analyze_document`` does (``cmclient._documents.merge``)."""
+    from cmclient import _documents
+    from cmclient.text import TextChunk
+
+    method = next(name for name, row in _documents.TEXT_OPERATIONS.items()
+                  if row.name == kind.operation)
+    checked = _documents.options("job_results", operation=method, overlap=0,
+                                 max_concurrency=1, max_bytes=None)
+    # merge reads only each chunk's span and the text's length: stand-ins of the right
+    # lengths take the place of texts that are not at hand (they are in S3).
+    chunks = [TextChunk("\0" * (p.end - p.begin), p.begin) for p in document.parts]
+    planned = _documents.Plan(checked, "\0" * document.characters, chunks)
+    return _documents.merge(planned, results)

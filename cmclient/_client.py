@@ -38,11 +38,12 @@ from cmclient._http.tls import Verify, ca_bundle, tls_context
 from cmclient._operation import Operation, OutputT
 from cmclient._quota import DEFAULT_QUOTAS, Quota
 from cmclient._retry import Action, CallState, RetryPolicy, resolve_retry_config
+from cmclient._sync_batch import SyncBatch
 from cmclient._sync_documents import SyncDocuments
 from cmclient.credentials import CredentialProvider, Credentials
 
 
-class ComprehendMedical(SyncDocuments, SyncOperations):
+class ComprehendMedical(SyncBatch, SyncDocuments, SyncOperations):
     """A synchronous Comprehend Medical client.
 
     Every operation is a method named as in boto3 (``describe_entities_detection_v2_job``)
@@ -73,6 +74,7 @@ class ComprehendMedical(SyncDocuments, SyncOperations):
         verify: Verify | None = None,
         http_client: httpx.Client | None = None,
         quotas: Mapping[str, Quota | None] | None = DEFAULT_QUOTAS,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         """``region``, ``endpoint_url`` and ``credentials`` default to what the AWS SDKs
         find: AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_COMPREHENDMEDICAL /
@@ -103,6 +105,11 @@ class ComprehendMedical(SyncDocuments, SyncOperations):
         slot, so a client stays under the account's quota rather than running into
         it. Operations not named keep the documented defaults; ``quotas=None``
         switches the limiter off.
+
+        ``s3_endpoint_url`` is where the batch methods (``upload_documents``,
+        ``job_results``, ``run_batch``) send S3 requests, path-style; by default S3's
+        endpoint is found as the SDKs find it (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
+        the profile's ``services`` section, else ``https://s3.{region}.amazonaws.com``).
         """
         self._init_documents(quotas)  # first: a bad quotas= fails before any set-up
         self._core = ClientCore(
@@ -131,6 +138,7 @@ class ComprehendMedical(SyncDocuments, SyncOperations):
                 )
             )
         self._http = http_client
+        self._init_batch(s3_endpoint_url, verify=verify, max_connections=max_connections)
 
     @property
     def region(self) -> str:
@@ -268,6 +276,7 @@ class ComprehendMedical(SyncDocuments, SyncOperations):
         return response, body.result()
 
     def close(self) -> None:
+        self._close_batch()
         if self._owns_http:
             self._http.close()
 

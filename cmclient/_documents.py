@@ -26,7 +26,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
+import types
+import typing
 from collections.abc import Iterator, Sequence
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel
@@ -139,17 +143,21 @@ class _Found(NamedTuple):
 
 def _kind(model: Any) -> str:
     value = getattr(model, "type", None)
+    if isinstance(value, Enum):
+        return str(value._value_)  # what ``value.value`` is, without the descriptor
     return str(getattr(value, "value", value))
 
 
-def _found(model: Any, span_of: Any, chunk: int, order: int, shift: int) -> _Found:
-    span = span_of(model)
+def _found(span: Any, model: Any, chunk: int, order: int, shift: int) -> _Found:
+    """``model`` (an entity, or an unmapped attribute whose ``span`` is its attribute)
+    with its span re-based by ``shift``; -1 for a span without offsets."""
     begin, end = (-1, -1)
     if span is not None and span.begin_offset is not None and span.end_offset is not None:
         begin, end = span.begin_offset + shift, span.end_offset + shift
     score = getattr(span, "score", None)
-    return _Found(begin, end, chunk, order, _kind(span), score if score is not None else 0.0,
-                  model)
+    # (tuple.__new__ skips the generated __new__: one of these is made per entity)
+    return tuple.__new__(_Found, (begin, end, chunk, order, _kind(span),
+                                  score if score is not None else 0.0, model))
 
 
 def _same(a: _Found, b: _Found) -> bool:
@@ -162,15 +170,24 @@ def _same(a: _Found, b: _Found) -> bool:
     return shorter > 0 and overlap * 2 > shorter
 
 
+_POSITION = operator.itemgetter(0, 1, 2, 3)  # begin, end, chunk, order
+
+
 def _deduplicate(found: list[_Found]) -> list[_Found]:
     """Keep one of each set of findings that overlapping chunks share (the higher
     score; the earlier chunk's on a tie), in order of position."""
-    found.sort(key=lambda f: (f.begin, f.end, f.chunk, f.order))
+    found.sort(key=_POSITION)
     kept: dict[tuple[int, int], _Found] = {}
     active: list[_Found] = []  # kept findings that may still overlap later ones
     for item in found:
-        active = [a for a in active if a.end > item.begin and (a.chunk, a.order) in kept]
-        twin = next((a for a in active if _same(a, item)), None)
+        twin = None
+        if active:
+            begin = item.begin
+            active = [a for a in active if a.end > begin and (a.chunk, a.order) in kept]
+            for a in active:
+                if _same(a, item):
+                    twin = a
+                    break
         if twin is None:
             kept[item.chunk, item.order] = item
             active.append(item)
@@ -178,7 +195,9 @@ def _deduplicate(found: list[_Found]) -> list[_Found]:
             del kept[twin.chunk, twin.order]
             kept[item.chunk, item.order] = item
             active.append(item)
-    return sorted(kept.values(), key=lambda f: (f.begin, f.end, f.chunk, f.order))
+    # Kept in the order of ``found`` (a replacement is added when it is reached), which
+    # is the order of position.
+    return list(kept.values())
 
 
 def _covered(item: _Found, mapped: list[_Found], begins: list[int], longest: int) -> bool:
@@ -188,27 +207,132 @@ def _covered(item: _Found, mapped: list[_Found], begins: list[int], longest: int
     return any(_same(item, other) for other in mapped[lo:hi])
 
 
+#: The fields ``_renumbered`` changes by name.
+_OFFSETS = frozenset({"begin_offset", "end_offset"})
+_NAMED = _OFFSETS | {"id"}
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _leaf(annotation: Any) -> bool:
+    """Whether a field so annotated holds no model (so no offset and no id) once
+    validated: text, numbers, enums, None, and unions of them."""
+    if annotation in _LEAF_TYPES:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return all(_leaf(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+class _Walked(dict[type, "tuple[str, ...] | None"]):
+    """By type: None when it is not a model class, else the names of its fields that
+    ``_renumbered`` looks at, in order (the order new ids are handed out in): the named
+    ones, and those that may hold models. The others (most of an entity's, all of a
+    trait's) cannot change and are not walked.
+
+    (``isinstance(value, BaseModel)`` goes through the ABC machinery of pydantic's
+    metaclass, which costs more than the rest of looking at a field.)"""
+
+    def __missing__(self, kind: type) -> tuple[str, ...] | None:
+        names = None
+        if issubclass(kind, BaseModel):
+            names = tuple(name for name, info in kind.model_fields.items()
+                          if name in _NAMED or not _leaf(info.annotation))
+        self[kind] = names
+        return names
+
+
+_WALKED = _Walked()
+
+
+class _PlainCopy(dict[type, bool]):
+    """By model class: whether ``_copied`` makes what ``model_copy`` makes (it does not
+    when the model keeps extra members)."""
+
+    def __missing__(self, kind: type[BaseModel]) -> bool:
+        self[kind] = plain = kind.model_config.get("extra") != "allow"
+        return plain
+
+
+_PLAIN_COPY = _PlainCopy()
+
+
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _copied(model: ModelT, update: dict[str, Any]) -> ModelT:
+    """``model.model_copy(update=update)``, made the way pydantic makes it (a new
+    instance with the fields, the set fields and no extras or private values) without
+    its generic steps: the merge copies every entity and attribute of a long note's
+    answer."""
+    cls = type(model)
+    if (not _PLAIN_COPY[cls] or model.__pydantic_extra__ is not None
+            or getattr(model, "__pydantic_private__", None) is not None):
+        return model.model_copy(update=update)
+    new = cls.__new__(cls)
+    values = new.__dict__
+    values.update(model.__dict__)
+    values.update(update)
+    _set_fields_set(new, model.__pydantic_fields_set__.union(update))
+    _set_extra(new, None)
+    _set_private(new, None)
+    return new
+
+
 def _renumbered(model: ModelT, shift: int, ids: dict[int, int], fresh: Iterator[int]) -> ModelT:
     """``model`` with every offset in it moved by ``shift`` and every id renumbered
     through ``ids`` (one chunk's old id to new id, filled from ``fresh``)."""
     update: dict[str, Any] = {}
-    for name in type(model).model_fields:
-        value = getattr(model, name)
+    values = model.__dict__
+    walked = _WALKED
+    for name in walked[type(model)] or ():
+        value = values.get(name)
         if value is None:
             continue
-        if name in ("begin_offset", "end_offset") and isinstance(value, int):
+        kind = type(value)
+        if kind is list:
+            if value:
+                items = _list_renumbered(value, shift, ids, fresh)
+                if items is not None:
+                    update[name] = items
+        elif name in _OFFSETS and isinstance(value, int):
             update[name] = value + shift
         elif name == "id" and isinstance(value, int):
             new = ids.get(value)
             if new is None:
                 new = ids[value] = next(fresh)
             update[name] = new
-        elif isinstance(value, BaseModel):
+        elif walked[kind] is not None:
             update[name] = _renumbered(value, shift, ids, fresh)
-        elif isinstance(value, list) and any(isinstance(v, BaseModel) for v in value):
-            update[name] = [_renumbered(v, shift, ids, fresh) if isinstance(v, BaseModel) else v
-                            for v in value]
-    return model.model_copy(update=update) if update else model
+        elif isinstance(value, list):
+            items = _list_renumbered(value, shift, ids, fresh)
+            if items is not None:
+                update[name] = items
+    return _copied(model, update) if update else model
+
+
+def _list_renumbered(
+    value: list[Any], shift: int, ids: dict[int, int], fresh: Iterator[int]
+) -> list[Any] | None:
+    """A list's items renumbered, or None when it holds no model (and stays as it is).
+    A list of models with nothing to renumber (traits) is copied as it is."""
+    walked = _WALKED
+    walk: bool | None = None
+    for item in value:
+        names = walked[type(item)]
+        if names is not None:
+            walk = bool(names)
+            if walk:
+                break
+    if walk is None:
+        return None
+    if not walk:
+        return value.copy()
+    return [item if walked[type(item)] is None else _renumbered(item, shift, ids, fresh)
+            for item in value]
 
 
 def _member(model: BaseModel, name: str) -> Any:
@@ -234,22 +358,25 @@ def merge(planned: Plan, responses: Sequence[ModelT]) -> ModelT:
     entities: list[_Found] = []
     unmapped: list[_Found] = []
     for number, (chunk, response) in enumerate(zip(chunks, responses, strict=True)):
+        shift = chunk.begin
         for order, entity in enumerate(getattr(response, "entities", None) or ()):
-            entities.append(_found(entity, lambda m: m, number, order, chunk.begin))
+            entities.append(_found(entity, entity, number, order, shift))
         for order, item in enumerate(getattr(response, "unmapped_attributes", None) or ()):
-            unmapped.append(_found(item, lambda m: m.attribute, number, order, chunk.begin))
+            unmapped.append(_found(item.attribute, item, number, order, shift))
     kept = _deduplicate(entities)
 
-    mapped: list[_Found] = []
-    for item in kept:
-        shift = chunks[item.chunk].begin
-        for order, attribute in enumerate(getattr(item.model, "attributes", None) or ()):
-            mapped.append(_found(attribute, lambda m: m, item.chunk, order, shift))
-    mapped.sort(key=lambda f: f.begin)
-    begins = [f.begin for f in mapped]
-    longest = max((f.end - f.begin for f in mapped), default=0)
-    kept_unmapped = [u for u in _deduplicate(unmapped)
-                     if not _covered(u, mapped, begins, longest)]
+    kept_unmapped: list[_Found] = []
+    if unmapped:  # (the entities' attributes are only needed to drop unmapped ones)
+        mapped: list[_Found] = []
+        for item in kept:
+            shift = chunks[item.chunk].begin
+            for order, attribute in enumerate(getattr(item.model, "attributes", None) or ()):
+                mapped.append(_found(attribute, attribute, item.chunk, order, shift))
+        mapped.sort(key=lambda f: f.begin)
+        begins = [f.begin for f in mapped]
+        longest = max((f.end - f.begin for f in mapped), default=0)
+        kept_unmapped = [u for u in _deduplicate(unmapped)
+                         if not _covered(u, mapped, begins, longest)]
 
     fresh = itertools.count()
     ids: list[dict[int, int]] = [{} for _ in chunks]

@@ -24,6 +24,9 @@
     │   ├── JobFailedError            FAILED (or PARTIAL_SUCCESS when not allowed)
     │   ├── JobStoppedError
     │   └── WaiterTimeoutError
+    ├── BatchResultsError             a batch job's results cannot be read as documented
+    │   ├── JobNotFinishedError       the job has not ended: no results yet
+    │   └── JobOutputNotFoundError    no output (or no Manifest) where the job says
     └── ServiceError                  AWS answered with an error
         └── one subclass per error code (InvalidRequestException, ...)
 
@@ -312,6 +315,38 @@ class WaiterTimeoutError(WaiterError):
             f"Job {job_id} not finished after {timeout:g} s (last status: {status})",
             job_id, status,
         )
+
+
+class BatchResultsError(ComprehendMedicalError):
+    """A batch job's results cannot be read as the batch layout describes them
+    (``job_results``, ``run_batch``). ``job_id`` names the job."""
+
+    def __init__(self, message: str, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(message)
+
+
+class JobNotFinishedError(BatchResultsError):
+    """The job has not reached a final state: it has no results yet. Wait for it first
+    (``wait_for_*``), or let ``run_batch`` do both. ``status`` is its status now."""
+
+    def __init__(self, job_id: str, status: str | None) -> None:
+        self.status = status
+        super().__init__(
+            f"Job {job_id} is {status or 'in an unknown state'}: its results are written "
+            "when it ends COMPLETED or PARTIAL_SUCCESS; wait for it first", job_id)
+
+
+class JobOutputNotFoundError(BatchResultsError):
+    """No output folder (or no Manifest) for the job where its description says;
+    ``where`` is the S3 location looked at."""
+
+    def __init__(self, job_id: str, where: str) -> None:
+        self.where = where
+        super().__init__(f"No output of job {job_id} found at {where}", job_id)
+
+
+__all__ += ["BatchResultsError", "JobNotFinishedError", "JobOutputNotFoundError"]
 
 
 # --- the service's modeled errors -------------------------------------------------

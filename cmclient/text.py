@@ -20,8 +20,6 @@ messages name the parameter and the rule, never the text.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -122,6 +120,10 @@ _SENTENCE = 2
 _WORD = 1
 
 _WHITESPACE = re.compile(r"\s+")
+# From a run's first line break to its end: where paragraph breaks and line ends are.
+_LINE_RUN = re.compile(r"[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]\s*")
+# A character that can end a sentence (_SENTENCE_END's last one), then a whole run.
+_AFTER_MARK = re.compile(r"[.!?\u2026\"')\]\u2019\u201d\u00bb]\s+")
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # A sentence ends with . ! ? or an ellipsis, then maybe closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"')\]\u2019\u201d\u00bb]*\Z")
@@ -138,37 +140,129 @@ _JOINERS = frozenset("\u200c\u200d")
 
 
 class _Breaks:
-    """The candidate cut points of one text, by level, as sorted lists: ``cuts`` (where
-    a chunk may end) and ``starts`` (where the next one then begins)."""
+    """The candidate cut points of one text, found lazily near each cut.
+
+    A break is a whitespace run (its first character is where a chunk may end, the
+    character after it where the next one starts) or a full stop that takes no space
+    after it; its level says how good a place to cut it is. A chunk needs only the
+    best break within the last stretch that fits, and the overlap only the breaks just
+    before a cut, so only the runs that can be a better break than a word's (those with
+    a line break in them, and those after a character that ends a sentence) are looked
+    for, by regular expressions, there, and each is classified at most once: a long
+    note has a break every few characters and only a handful of chunks.
+    """
 
     def __init__(self, text: str) -> None:
-        self.cuts: dict[int, list[int]] = {_PARAGRAPH: [], _SENTENCE: [], _WORD: []}
-        self.starts: dict[int, list[int]] = {_PARAGRAPH: [], _SENTENCE: [], _WORD: []}
-        found: list[tuple[int, int, int]] = []
-        for match in _WHITESPACE.finditer(text):
-            begin, end = match.span()
-            if begin == 0 or end == len(text):
-                continue  # leading and trailing whitespace is never inside a chunk
-            found.append((begin, end, _level(text, begin, match.group())))
-        for match in _TIGHT_END.finditer(text):
-            found.append((match.end(), match.end(), _SENTENCE))
-        found.sort()
-        for cut, start, level in found:
-            self.cuts[level].append(cut)
-            self.starts[level].append(start)
-        #: Where sentences (and paragraphs) begin, for the overlap to go back to.
-        self.sentence_starts = sorted(self.starts[_PARAGRAPH] + self.starts[_SENTENCE])
-        self.word_starts = self.starts[_WORD]
+        self.text = text
+        self._levels: dict[int, int] = {}  # a run's first character: its level
+
+    def _level_of(self, begin: int, end: int) -> int:
+        level = self._levels.get(begin)
+        if level is None:
+            level = self._levels[begin] = _level(self.text, begin, self.text[begin:end])
+        return level
+
+    def _run_begin(self, position: int) -> int:
+        """The first character of the whitespace run ending just before ``position``
+        (``position`` itself when none does)."""
+        text = self.text
+        while position > 0 and text[position - 1].isspace():
+            position -= 1
+        return position
+
+    def _run_end(self, position: int) -> int:
+        """Just past the whitespace run holding ``position``, or past ``position``."""
+        run = _WHITESPACE.match(self.text, position)
+        return position + 1 if run is None else run.end()
 
     def best(self, low: int, high: int) -> tuple[int, int, int] | None:
         """The last break of the best level whose cut is in ``(low, high]``: its cut,
-        where the next chunk starts, and its level."""
-        for level in (_PARAGRAPH, _SENTENCE, _WORD):
-            cuts = self.cuts[level]
-            i = bisect.bisect_right(cuts, high) - 1
-            if i >= 0 and cuts[i] > low:
-                return cuts[i], self.starts[level][i], level
-        return None
+        where the next chunk starts, and its level. ``high`` is before the text's
+        trailing whitespace."""
+        text = self.text
+        n = len(text)
+        # Searches end with the run that ``high`` is in, so that a run starting in the
+        # window is seen whole (its level depends on all of it) and nothing after it is.
+        stop = self._run_end(high)
+        paragraph: tuple[int, int] | None = None
+        sentence: tuple[int, int] | None = None
+        for match in _LINE_RUN.finditer(text, low + 1, stop):
+            end = match.end()
+            begin = self._run_begin(match.start())
+            if begin <= low or end == n:
+                continue  # it began before the window; trailing whitespace
+            if self._level_of(begin, end) == _PARAGRAPH:
+                paragraph = begin, end
+            else:
+                sentence = begin, end
+        if paragraph is not None:
+            return paragraph[0], paragraph[1], _PARAGRAPH
+        for match in _TIGHT_END.finditer(text, low, min(n, high + 1)):
+            cut = match.end()
+            if low < cut <= high and (sentence is None or cut > sentence[0]):
+                sentence = cut, cut
+        # Runs after a sentence's last character, the last first: a stretch at the end
+        # of the window, then ever longer ones, until one ends a sentence.
+        upper = stop
+        size = 256
+        while upper > low and (sentence is None or sentence[0] < upper):
+            lower = max(low, upper - size)
+            found = []
+            for match in _AFTER_MARK.finditer(text, lower, stop):
+                if match.start() >= upper:
+                    break
+                found.append((match.start() + 1, match.end()))
+            for begin, end in reversed(found):
+                if sentence is not None and begin <= sentence[0]:
+                    break
+                if end != n and self._level_of(begin, end) == _SENTENCE:
+                    sentence = begin, end
+                    break
+            upper = lower
+            size *= 4
+        if sentence is not None:
+            return sentence[0], sentence[1], _SENTENCE
+        # No better break in the window: every run in it is a word break.
+        word: tuple[int, int] | None = None
+        for match in _WHITESPACE.finditer(text, low + 1, stop):
+            begin, end = match.span()
+            if end != n and (begin > low + 1 or not text[low].isspace()):
+                word = begin, end  # (the first match may be the end of an earlier run)
+        return None if word is None else (word[0], word[1], _WORD)
+
+    def sentence_starts(self, low: int, high: int) -> list[int]:
+        """Where sentences (and paragraphs) start in ``[low, high)``, in order."""
+        text = self.text
+        n = len(text)
+        first = self._run_begin(low)  # the first character of a run ending at low or later
+        found: set[int] = set()
+        # (A run reaching ``high`` is cut short by the search, and is not in range.)
+        for match in _LINE_RUN.finditer(text, first, high):
+            end = match.end()
+            begin = self._run_begin(match.start())
+            if low <= end < high and begin != 0 and end != n:
+                found.add(end)  # a line break ends a sentence or a paragraph
+        for match in _AFTER_MARK.finditer(text, max(0, first - 1), high):
+            begin, end = match.start() + 1, match.end()
+            if low <= end < high and end != n and self._level_of(begin, end) != _WORD:
+                found.add(end)
+        for match in _TIGHT_END.finditer(text, max(0, low - 1), high):
+            if match.end() >= low:
+                found.add(match.end())
+        return sorted(found)
+
+    def word_starts(self, low: int, high: int, sentences: list[int]) -> list[int]:
+        """Where words after a word break start in ``[low, high)``, in order, given the
+        ``sentence_starts`` there: every other run is a word break."""
+        text = self.text
+        n = len(text)
+        other = set(sentences)
+        starts = []
+        for match in _WHITESPACE.finditer(text, self._run_begin(low), high):
+            begin, end = match.span()
+            if low <= end < high and begin != 0 and end != n and end not in other:
+                starts.append(end)
+        return starts
 
 
 def _level(text: str, begin: int, run: str) -> int:
@@ -189,24 +283,54 @@ def _level(text: str, begin: int, run: str) -> int:
 
 
 class _Bytes:
-    """UTF-8 byte offsets of a text's code points, to find how far a chunk may go."""
+    """UTF-8 sizes of pieces of a text, to find how far a chunk may go.
+
+    A piece is measured by encoding it when asked, which is done in C and only for the
+    pieces near a cut, rather than by a table of every code point's offset built in
+    Python for the whole text up front. An ASCII text needs neither: a character is a
+    byte.
+    """
 
     def __init__(self, text: str) -> None:
+        self.text = text
         self.ascii = text.isascii()
-        self.prefix: list[int] = []
-        if not self.ascii:
-            sizes = (1 if c < "\x80" else 2 if c < "\u0800" else 3 if c < "\U00010000" else 4
-                     for c in text)
-            self.prefix = list(itertools.accumulate(sizes, initial=0))
 
     def between(self, begin: int, end: int) -> int:
-        return end - begin if self.ascii else self.prefix[end] - self.prefix[begin]
+        if self.ascii:
+            return end - begin
+        return len(self.text[begin:end].encode("utf-8", "surrogatepass"))
+
+    def fits(self, begin: int, end: int, budget: int) -> bool:
+        """Whether ``text[begin:end]`` is within ``budget`` bytes (a piece of more code
+        points than that is not, whatever they are: each takes a byte at least)."""
+        return end - begin <= budget and self.between(begin, end) <= budget
 
     def farthest(self, begin: int, budget: int, limit: int) -> int:
         """The largest ``end <= limit`` with ``text[begin:end]`` within ``budget`` bytes."""
+        stop = min(limit, begin + budget)  # no more code points than bytes fit
         if self.ascii:
-            return min(limit, begin + budget)
-        return min(limit, bisect.bisect_right(self.prefix, self.prefix[begin] + budget) - 1)
+            return stop
+        encoded = self.text[begin:stop].encode("utf-8", "surrogatepass")
+        if len(encoded) <= budget:
+            return stop
+        cut = budget  # back to the first byte of the code point that does not fit
+        while encoded[cut] & 0xC0 == 0x80:
+            cut -= 1
+        return begin + len(encoded[:cut].decode("utf-8", "surrogatepass"))
+
+    def to_end(self, starts: list[int], end: int) -> list[int]:
+        """The size of ``text[start:end]`` for each of the ascending ``starts``, each
+        piece encoded once."""
+        if self.ascii:
+            return [end - start for start in starts]
+        sizes: list[int] = []
+        total = 0
+        for start in reversed(starts):
+            total += self.between(start, end)
+            end = start
+            sizes.append(total)
+        sizes.reverse()
+        return sizes
 
 
 def _skip_space(text: str, i: int) -> int:
@@ -268,7 +392,7 @@ def split_text(text: str, *, max_bytes: int, overlap: int = 0) -> list[TextChunk
         return []
     sizes = _Bytes(text)
     n = len(text)
-    if sizes.between(0, n) <= max_bytes:
+    if sizes.fits(0, n, max_bytes):
         return [TextChunk(text, 0)]
     end_of_text = len(text.rstrip())
     breaks = _Breaks(text)
@@ -311,7 +435,7 @@ def _next_chunk(
 ) -> tuple[int, int, int] | None:
     """Where the chunk starting at ``begin`` ends, where the next one would start, and
     the level of that break; None when it cannot end past ``low``."""
-    if sizes.between(begin, end_of_text) <= max_bytes:
+    if sizes.fits(begin, end_of_text, max_bytes):
         return end_of_text, end_of_text, _END
     low = max(low, begin)
     high = sizes.farthest(begin, max_bytes, end_of_text)
@@ -331,12 +455,13 @@ def _overlap_start(
 ) -> int | None:
     """A sentence start (else a word start) in the chunk ``[begin, cut)`` about
     ``overlap`` characters before ``cut``, carrying at most half of ``max_bytes``."""
-    for starts in (breaks.sentence_starts, breaks.word_starts):
-        lo = bisect.bisect_left(starts, max(begin + 1, cut - 2 * overlap))
-        hi = bisect.bisect_left(starts, cut)
+    low = max(begin + 1, cut - 2 * overlap)
+    sentences = breaks.sentence_starts(low, cut)
+    for level in (_SENTENCE, _WORD):
+        starts = sentences if level == _SENTENCE else breaks.word_starts(low, cut, sentences)
         best: int | None = None
-        for start in starts[lo:hi]:
-            if sizes.between(start, cut) * 2 > max_bytes:
+        for start, size in zip(starts, sizes.to_end(starts, cut), strict=True):
+            if size * 2 > max_bytes:
                 continue
             if best is None or abs(cut - start - overlap) < abs(cut - best - overlap):
                 best = start

@@ -27,6 +27,8 @@ PAIRS = [
 ] + [
     # Not _documents.py: that name is the pure planning and merging both drivers share.
     (ROOT / "cmclient" / "_async_documents.py", ROOT / "cmclient" / "_sync_documents.py"),
+    # Not _batch.py either: that is the pure batch layout both drivers share.
+    (ROOT / "cmclient" / "_async_batch.py", ROOT / "cmclient" / "_sync_batch.py"),
 ] + [
     (ROOT / "cmclient" / "_s3" / "async_client.py", ROOT / "cmclient" / "_s3" / "sync_client.py"),
 ]
@@ -57,6 +59,10 @@ SUBSTITUTIONS = [
     (r"\b_async_api\b", "_api"),
     (r"\b_async_documents\b", "_sync_documents"),
     (r"\bAsyncDocuments\b", "SyncDocuments"),
+    (r"\b_async_batch\b", "_sync_batch"),
+    (r"\bAsyncBatch\b", "SyncBatch"),
+    (r"\bAsyncJobOutput\b", "JobOutput"),
+    (r"\b_s3\.async_client\b", "_s3.sync_client"),
     (r"\baimap\b", "imap"),
     (r"\baclosing\b", "closing"),
     (r"\basyncio\.sleep\b", "time.sleep"),

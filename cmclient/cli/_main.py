@@ -37,6 +37,7 @@ from cmclient.cli._base import (
     _Parser,
     _positive_seconds,
 )
+from cmclient.cli._batch import COMMANDS as BATCH_COMMANDS
 from cmclient.cli._documents import COMMANDS as DOCUMENT_COMMANDS
 from cmclient.cli._params import BadParameter, Param, describe, params_of, read_file_arg
 
@@ -60,6 +61,7 @@ def _top_parser() -> _Parser:
     lines = [f"  {name:<38} {op.name}" for name, op in COMMANDS.items()]
     lines.append(f"  {MOCK_SERVER:<38} run the built-in mock service on loopback")
     lines += [f"  {name:<38} {summary}" for name, summary in DOCUMENT_COMMANDS.items()]
+    lines += [f"  {name:<38} {summary}" for name, summary in BATCH_COMMANDS.items()]
     parser = _Parser(
         prog="cmclient",
         usage="cmclient [options] <command> [parameters]",
@@ -239,8 +241,12 @@ class _Runner:
             from cmclient.cli._documents import run as run_document_command
 
             return run_document_command(name, argv[:at] + argv[at + 1:], self)
+        if name in BATCH_COMMANDS:
+            from cmclient.cli._batch import run as run_batch_command
+
+            return run_batch_command(name, argv[:at] + argv[at + 1:], self)
         if name not in COMMANDS:
-            choices = ", ".join([*COMMANDS, MOCK_SERVER, *DOCUMENT_COMMANDS])
+            choices = ", ".join([*COMMANDS, MOCK_SERVER, *DOCUMENT_COMMANDS, *BATCH_COMMANDS])
             _top_parser().error(
                 f"argument command: Invalid choice '{name}', valid choices are: {choices}")
         self.command = Command(name, COMMANDS[name])

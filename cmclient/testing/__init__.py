@@ -33,8 +33,11 @@ Inside, dependencies point one way. ``_exchange`` (a request, a response, and th
 faults, quotas), over ``_handlers`` (the operations), which use ``_validation`` (the
 front end's messages), ``_buckets`` (S3 naming rules), ``_quotas`` (text and rate
 limits), ``_jobs`` and ``_clinical``.
-A request that is not addressed to Comprehend Medical can be handed to another
-``RequestHandler`` (``ComprehendMedicalMock(fallback=...)``).
+A request that is not addressed to Comprehend Medical goes to the mock's S3
+(``mock.s3``: ``_s3``, an in-memory store answering S3's object operations
+path-style), or to another ``RequestHandler`` (``ComprehendMedicalMock(fallback=...)``);
+``_job_files`` has jobs read their inputs from that store and write their outputs
+there, as the service does.
 """
 
 from __future__ import annotations

@@ -6,12 +6,21 @@ regular expressions find dosages and PHI, and simple clause rules link attribute
 the medication or condition they belong to and decide negation. The same text always
 gives the same result, and every offset is a character (code point) index into the
 text the caller sent, as the service documents.
+
+The time taken grows about linearly with the text, so that dense notes of the service's
+full size, and long documents cut into many of them, are answered quickly: each
+pattern scans the text once, and the questions asked per entity (is this span free,
+where does its clause start and end, is there a negation cue before it in the clause)
+are binary searches over what those scans found, never new scans of the text.
+``tests/testing/test_clinical.py`` pins the results to what the plain, quadratic
+formulation of the same rules gave.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -60,7 +69,6 @@ def _terms_pattern(terms: list[str]) -> re.Pattern[str]:
 class _Matchers:
     sections: list[tuple[str, re.Pattern[str], dict[str, dict[str, Any]]]]
     attributes: list[tuple[str, re.Pattern[str]]]
-    negation: re.Pattern[str]
     phi: list[tuple[str, re.Pattern[str]]]
 
 
@@ -104,25 +112,134 @@ def _matchers() -> _Matchers:
             rf"(?<=\bMrs\.\s)[A-Z][a-z]+(?:\s[A-Z][a-z]+)?|"
             rf"(?<![\w])(?:{first})(?:\s[A-Z][a-z]+)?(?![\w])")),
     ]
-    negation = _terms_pattern(vocab["negation_cues"])
-    return _Matchers(sections, attributes, negation, phi)
+    return _Matchers(sections, attributes, phi)
 
 
-def _free(taken: list[tuple[int, int]], begin: int, end: int) -> bool:
-    return all(end <= b or begin >= e for b, e in taken)
+_WORD_CHAR = re.compile(r"\w")
+_CLAUSE_BREAK = re.compile(r"[.;!?\n]\s|[;\n]|\bbut\b")
+_CLAUSE_END = re.compile(r"[.;!?\n](?:\s|$)|[;\n]|\bbut\b")
+_CLAUSE_END_AT = re.compile(r"(?=[.;!?\n](?:\s|$)|[;\n]|\bbut\b)")
+# How far a clause-break match attempt looks right of where it starts ("but" and the
+# boundary after it); an attempt that starts earlier than this before a position sees
+# the same characters whether or not the text is cut at that position.
+_CLAUSE_LOOKAHEAD = 4
+_MEDICATION_NEGATION = ["no", "not", "stopped", "denies"]
 
 
-def _clause_start(text: str, position: int) -> int:
-    """Where the clause holding ``position`` starts: after . ; ! ? newline or ' but '."""
-    start = 0
-    for match in re.finditer(r"[.;!?\n]\s|[;\n]|\bbut\b", text[:position]):
-        start = match.end()
-    return start
+class _Taken:
+    """The spans already given to an entity: disjoint, kept sorted, so that asking
+    whether a new span overlaps one of them is a binary search, not a scan."""
+
+    def __init__(self) -> None:
+        self._begins: list[int] = []
+        self._ends: list[int] = []
+
+    def free(self, begin: int, end: int) -> bool:
+        """Whether ``[begin, end)`` overlaps no span taken so far."""
+        # Spans are disjoint and sorted by begin, so their ends are sorted too: of those
+        # beginning before ``end``, the last reaches furthest right.
+        before = bisect_left(self._begins, end)
+        return before == 0 or self._ends[before - 1] <= begin
+
+    def take(self, begin: int, end: int) -> None:
+        """Add a non-empty span that ``free`` accepted."""
+        at = bisect_left(self._begins, begin)
+        self._begins.insert(at, begin)
+        self._ends.insert(at, end)
 
 
-def _clause_end(text: str, position: int) -> int:
-    match = re.search(r"[.;!?\n](?:\s|$)|[;\n]|\bbut\b", text[position:])
-    return position + match.start() if match else len(text)
+class _Clauses:
+    """Where the clauses of one text start and end, from one scan of the text.
+
+    A clause starts after . ; ! ? or a newline followed by whitespace, after ; or a
+    newline, or after the word "but"; it ends at the next of these. The start is the end
+    of the last clause break that a left-to-right scan of the text *before* the position
+    finds, exactly as if that prefix were the whole text; the end is the first clause
+    break from the position on, exactly as if the text began there.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        breaks = list(_CLAUSE_BREAK.finditer(text))
+        self._break_starts = [b.start() for b in breaks]
+        self._break_ends = [b.end() for b in breaks]
+        self._end_at = [m.start() for m in _CLAUSE_END_AT.finditer(text)]
+        self._starts: dict[int, int] = {}
+
+    def start(self, position: int) -> int:
+        """Where the clause holding ``position`` starts."""
+        known = self._starts.get(position)
+        if known is not None:
+            return known
+        # A scan of text[:position] finds the same breaks as a scan of the whole text as
+        # long as its attempts start far enough before ``position`` not to see where the
+        # text is cut; from the last of those, only the few attempts near ``position``
+        # are left, and they are made on the cut text (endpos).
+        safe = bisect_right(self._break_starts, position - _CLAUSE_LOOKAHEAD)
+        start = self._break_ends[safe - 1] if safe else 0
+        resume = max(start, position - _CLAUSE_LOOKAHEAD + 1)
+        for match in _CLAUSE_BREAK.finditer(self._text, resume, position):
+            start = match.end()
+        self._starts[position] = start
+        return start
+
+    def end(self, position: int) -> int:
+        """Where the clause holding ``position`` ends (the text's end without a break)."""
+        text = self._text
+        if (position > 0 and text.startswith("but", position)
+                and _WORD_CHAR.match(text, position - 1)):
+            # The one place where the text's start would count as a word boundary that
+            # the whole text does not have.
+            match = _CLAUSE_END.search(text[position:])
+            return position + match.start() if match else len(text)
+        at = bisect_left(self._end_at, position)
+        return self._end_at[at] if at < len(self._end_at) else len(text)
+
+
+class _Cues:
+    """Where the words of a list occur in one text, to ask whether one of them stands
+    as a whole word (case-insensitively) inside a slice of it, exactly as a search of
+    ``(?<![\\w])(?:word|...)(?![\\w])`` over that slice alone would find.
+
+    Every occurrence is found once; asking about a slice is then a binary search.
+    Inside a slice, a word needs a non-word character (or the slice's edge) on each
+    side: occurrences with non-word neighbours in the whole text count anywhere in the
+    slice, the others only where the slice's edge stands in for the neighbour.
+    """
+
+    def __init__(self, text: str, words: list[str]) -> None:
+        def word_at(index: int) -> bool:
+            return 0 <= index < len(text) and _WORD_CHAR.match(text, index) is not None
+
+        occurrences = sorted({
+            (match.start(), match.start() + len(word))
+            for word in words
+            for match in re.finditer(f"(?={re.escape(word)})", text, re.IGNORECASE)
+        })
+        self._left_open = {begin for begin, _ in occurrences if not word_at(begin - 1)}
+        self._right_open = {end for _, end in occurrences if not word_at(end)}
+        whole = [(b, e) for b, e in occurrences if b in self._left_open and e in self._right_open]
+        self._whole_begins = [b for b, _ in whole]
+        # The nearest end among the whole-word occurrences from each one on.
+        self._nearest_end = [e for _, e in whole]
+        for i in range(len(whole) - 2, -1, -1):
+            self._nearest_end[i] = min(self._nearest_end[i], self._nearest_end[i + 1])
+        self._ends_by_begin: dict[int, list[int]] = {}
+        self._begins_by_end: dict[int, list[int]] = {}
+        for begin, end in occurrences:
+            self._ends_by_begin.setdefault(begin, []).append(end)
+            self._begins_by_end.setdefault(end, []).append(begin)
+
+    def within(self, begin: int, end: int) -> bool:
+        """Whether one of the words stands as a whole word in ``text[begin:end]``."""
+        first = bisect_left(self._whole_begins, begin)
+        if first < len(self._whole_begins) and self._nearest_end[first] <= end:
+            return True
+        if any(e == end or (e < end and e in self._right_open)
+               for e in self._ends_by_begin.get(begin, ())):
+            return True
+        return any(b == begin or (b > begin and b in self._left_open)
+                   for b in self._begins_by_end.get(end, ()))
 
 
 @dataclass
@@ -140,26 +257,26 @@ class Analysis:
 def analyze(text: str, *, with_phi: bool = True) -> Analysis:
     """Find the vocabulary's entities, their attributes and (optionally) PHI in ``text``."""
     m = _matchers()
-    taken: list[tuple[int, int]] = []
+    taken = _Taken()
     found: dict[str, list[Span]] = {}
     for kind, pattern, by_term in m.sections:
         spans = found.setdefault(kind, [])
         for match in pattern.finditer(text):
-            if _free(taken, match.start(), match.end()):
+            if taken.free(match.start(), match.end()):
                 entry = by_term[match.group(0).lower()]
                 span_type = {"medications": entry.get("type", ""), "conditions": "DX_NAME",
                              "tests_procedures": entry.get("type", ""),
                              "anatomy": "SYSTEM_ORGAN_SITE"}[kind]
                 spans.append(Span(match.start(), match.end(), match.group(0), kind, span_type,
                                   entry))
-                taken.append((match.start(), match.end()))
+                taken.take(match.start(), match.end())
     attributes: list[Span] = []
     for attr_type, pattern in m.attributes:
         for match in pattern.finditer(text):
-            if _free(taken, match.start(), match.end()):
+            if taken.free(match.start(), match.end()):
                 attributes.append(Span(match.start(), match.end(), match.group(0), "attribute",
                                        attr_type))
-                taken.append((match.start(), match.end()))
+                taken.take(match.start(), match.end())
     phi: list[Span] = []
     if with_phi:
         for phi_type, pattern in m.phi:
@@ -167,39 +284,48 @@ def analyze(text: str, *, with_phi: bool = True) -> Analysis:
                 group = next((i for i in range(1, (pattern.groups or 0) + 1)
                               if match.group(i)), 0)
                 begin, end = match.start(group), match.end(group)
-                if begin < end and _free(taken, begin, end):
+                if begin < end and taken.free(begin, end):
                     phi.append(Span(begin, end, text[begin:end], "phi", phi_type))
-                    taken.append((begin, end))
+                    taken.take(begin, end)
 
     meds = sorted(found["medications"], key=lambda s: s.begin)
     conditions = sorted(found["conditions"], key=lambda s: s.begin)
     tests = sorted(found["tests_procedures"], key=lambda s: s.begin)
     anatomy = sorted(found["anatomy"], key=lambda s: s.begin)
+    clauses = _Clauses(text)
 
-    # Medication attributes belong to the nearest medication before them in the clause.
+    # Medication attributes belong to the nearest medication before them in the clause,
+    # else to the first one after them in the clause. Medications do not overlap, so
+    # sorted by begin they are sorted by end too.
+    med_begins = [med.begin for med in meds]
+    med_ends = [med.end for med in meds]
     unmapped: list[Span] = []
     for attr in sorted(attributes, key=lambda s: s.begin):
         owner = None
-        for med in meds:
-            if med.end <= attr.begin and _clause_start(text, attr.begin) <= med.begin:
-                owner = med
+        before = bisect_right(med_ends, attr.begin)
+        if before and clauses.start(attr.begin) <= meds[before - 1].begin:
+            owner = meds[before - 1]
         if owner is None:
-            owner = next((med for med in meds if attr.end <= med.begin
-                          and med.begin < _clause_end(text, attr.begin)), None)
+            after = bisect_left(med_begins, attr.end)
+            if after < len(meds) and meds[after].begin < clauses.end(attr.begin):
+                owner = meds[after]
         (owner.attributes if owner else unmapped).append(attr)
-    # Anatomy in a condition's clause is that condition's site; the rest stand alone.
+    # Anatomy in a condition's clause is that condition's site (the first condition of
+    # the clause); the rest stand alone.
+    first_condition: dict[int, Span] = {}
+    for condition in conditions:
+        first_condition.setdefault(clauses.start(condition.begin), condition)
     free_anatomy: list[Span] = []
     for site in anatomy:
-        owner = next((c for c in conditions if _clause_start(text, c.begin)
-                      == _clause_start(text, site.begin)), None)
+        owner = first_condition.get(clauses.start(site.begin))
         (owner.attributes if owner else free_anatomy).append(site)
+    # A negation cue between the clause's start and the entity negates it.
+    cues = _Cues(text, vocabulary()["negation_cues"])
     for condition in conditions:
-        clause = text[_clause_start(text, condition.begin):condition.begin]
-        condition.negated = bool(m.negation.search(clause))
+        condition.negated = cues.within(clauses.start(condition.begin), condition.begin)
+    medication_cues = _Cues(text, _MEDICATION_NEGATION)
     for med in meds:
-        clause = text[_clause_start(text, med.begin):med.begin]
-        med.negated = bool(re.search(r"(?<![\w])(?:no|not|stopped|denies)(?![\w])", clause,
-                                     re.IGNORECASE))
+        med.negated = medication_cues.within(clauses.start(med.begin), med.begin)
 
     everything = [*meds, *conditions, *tests, *anatomy, *attributes, *phi]
     for number, span in enumerate(sorted(everything, key=lambda s: (s.begin, s.end))):

@@ -122,7 +122,8 @@ class ServiceCore:
     def handle_request(self, request: MockRequest) -> MockResponse:
         headers = request.lowered_headers()
         fallback = self.fallback
-        if fallback is not None and not _wire.is_service_request(request.path, headers):
+        if fallback is not None and not _wire.is_service_request(request.path, headers,
+                                                                 request.method):
             return fallback.handle_request(request)
         return self._serve(request, headers)
 

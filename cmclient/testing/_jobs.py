@@ -6,6 +6,14 @@ then COMPLETED. A stop request makes a running job STOP_REQUESTED and, ``stop_se
 later, STOPPED. ``force`` puts a job in any final state at once. The status is derived
 from the time whenever a job is read, so jobs move whether the clock is real (the
 command-line server) or advanced by hand (``mock.advance``).
+
+A store given ``files`` (a ``JobFiles``: the mock's S3) tells it when a job starts and
+when it first ends with results (COMPLETED or PARTIAL_SUCCESS), so the job reads its
+inputs and writes its outputs there; the outcome may then change the final status.
+A job's outputs go to ``<output prefix><account>-<JobType>-<job id>/``, which Describe
+reports as ``OutputDataConfig.S3Key`` (as AWS's own examples show it), with the
+Manifest's location as ``ManifestFilePath``; the account is the one of the job's data
+access role.
 """
 
 from __future__ import annotations
@@ -13,13 +21,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
+
+from cmclient._batch import MANIFEST_NAME, as_folder, batch_kind
+from cmclient.testing._s3 import DEFAULT_ACCOUNT
 
 FINAL = frozenset({"COMPLETED", "PARTIAL_SUCCESS", "FAILED", "STOPPED"})
 RETENTION = timedelta(days=90)
+_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):")
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,17 @@ class JobError(Exception):
         self.message = message
 
 
+class JobFiles(Protocol):
+    """What a job does in S3 (the mock's store): ``started`` when the job is created
+    (it reads its inputs), ``finished`` when it first ends with results (it writes its
+    outputs and may change ``job.final`` and ``job.message`` to what they say;
+    ``forced`` is the status a test forced, which stays)."""
+
+    def started(self, job: Job) -> None: ...
+
+    def finished(self, job: Job, forced: str | None) -> None: ...
+
+
 @dataclass
 class Job:
     id: str
@@ -84,6 +108,31 @@ class Job:
     message: str | None = None
     stop_requested_at: float | None = None
     fingerprint: str = ""
+    files: JobFiles | None = field(default=None, repr=False, compare=False)
+    #: The (key, bytes) of the inputs read when the job started; None when it had no
+    #: S3 to read from (then it writes nothing either).
+    inputs: list[tuple[str, bytes]] | None = field(default=None, repr=False, compare=False)
+    outputs_written: bool = False
+
+    @property
+    def account(self) -> str:
+        """The account the job runs in: its data access role's (else
+        ``DEFAULT_ACCOUNT``)."""
+        found = _ROLE_ACCOUNT.match(str(self.request.get("DataAccessRoleArn", "")))
+        return found.group(1) if found else DEFAULT_ACCOUNT
+
+    @property
+    def output_folder(self) -> str:
+        """Where the job writes: ``<output prefix><account>-<JobType>-<job id>/``."""
+        prefix = as_folder(self.request["OutputDataConfig"].get("S3Key"))
+        job_type = batch_kind(self.kind.key, operation_name=self.kind.start).job_type
+        return f"{prefix}{self.account}-{job_type}-{self.id}/"
+
+    def end(self, forced: str | None) -> None:
+        """The job has just ended COMPLETED or PARTIAL_SUCCESS: write its outputs, once."""
+        if self.files is not None and not self.outputs_written:
+            self.outputs_written = True
+            self.files.finished(self, forced)
 
     def status(self, now: float, stop_seconds: float) -> str:
         """The status at ``now``; reaching a final state records it (and EndTime)."""
@@ -97,6 +146,7 @@ class Job:
                 done_at = self.submit_time + self.queue_seconds + self.duration
                 if now >= done_at:
                     self.final, self.end_time = "COMPLETED", done_at
+                    self.end(None)
                 elif now >= self.submit_time + self.queue_seconds:
                     return "IN_PROGRESS"
                 else:
@@ -107,9 +157,7 @@ class Job:
         status = self.status(now, stop_seconds)
         request = self.request
         output = dict(request["OutputDataConfig"])
-        prefix = output.get("S3Key", "")
-        prefix = f"{prefix.rstrip('/')}/" if prefix else ""
-        output["S3Key"] = f"{prefix}{self.id}/"
+        output["S3Key"] = self.output_folder
         props: dict[str, Any] = {
             "JobId": self.id,
             "JobStatus": status,
@@ -130,7 +178,8 @@ class Job:
         if self.end_time is not None and status in FINAL:
             props["EndTime"] = _time(self.end_time)
         if status in ("COMPLETED", "PARTIAL_SUCCESS"):
-            props["ManifestFilePath"] = f"{output['S3Bucket']}/{output['S3Key']}Manifest"
+            props["ManifestFilePath"] = (
+                f"{output['S3Bucket']}/{output['S3Key']}{MANIFEST_NAME}")
         return props
 
 
@@ -149,6 +198,8 @@ class JobStore:
     jobs: dict[str, Job] = field(default_factory=dict)
     by_kind: dict[str, list[Job]] = field(default_factory=dict)
     tokens: dict[tuple[str, str], Job] = field(default_factory=dict)
+    #: The S3 side of every job, if any (see ``JobFiles``).
+    files: JobFiles | None = None
 
     def clear(self) -> None:
         """Forget every job (the settings stay)."""
@@ -178,7 +229,10 @@ class JobStore:
             duration=self.durations.get(kind.key, self.default_duration),
             queue_seconds=self.queue_seconds,
             fingerprint=fingerprint,
+            files=self.files,
         )
+        if self.files is not None:
+            self.files.started(job)
         self.jobs[job.id] = job
         self.by_kind.setdefault(kind.key, []).append(job)
         if token is not None:
@@ -202,9 +256,18 @@ class JobStore:
             job.stop_requested_at = now
         return job
 
-    def force(self, job_id: str, status: str, message: str | None, now: float) -> Job:
+    def force(
+        self, job_id: str, status: str, message: str | None, now: float, *,
+        as_inputs_say: bool = False,
+    ) -> Job:
+        """End a job now with ``status`` and ``message``. A job that ends with results
+        writes its outputs (once); with ``as_inputs_say`` its status and message are
+        then what its outputs say (``complete``: COMPLETED unless files could not be
+        processed), otherwise ``status`` stays."""
         job = self.get(None, job_id)
         job.final, job.end_time, job.message = status, now, message
+        if status in ("COMPLETED", "PARTIAL_SUCCESS"):
+            job.end(None if as_inputs_say else status)
         return job
 
     def list(

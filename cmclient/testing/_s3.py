@@ -66,6 +66,7 @@ __all__ = [
     "StoredObject",
     "handle_s3",
     "read_job_inputs",
+    "s3_operation",
     "write_job_outputs",
 ]
 
@@ -210,9 +211,11 @@ class S3Store:
 
 class MockS3:
     """The mock's S3 as a ``RequestHandler`` (``handle_request(MockRequest) ->
-    MockResponse``), for ``ComprehendMedicalMock(fallback=MockS3(...))`` or any of the
-    mock's ways in. ``credentials`` and ``region`` are the mock's own, so one signature
-    rule serves both services; ``verify=False`` accepts unsigned requests."""
+    MockResponse``): ``ComprehendMedicalMock`` has one (``mock.s3``), and it serves any
+    of the mock's ways in on its own too. ``credentials`` and ``region`` are the mock's
+    own, so one signature rule serves both services; ``verify=False`` accepts unsigned
+    requests. ``latency(operation)`` gives the seconds to add to an answer, by S3
+    operation name (``GetObject``, ``ListObjectsV2``, ...: ``s3_operation``)."""
 
     def __init__(
         self,
@@ -221,11 +224,13 @@ class MockS3:
         region: str = "us-east-1",
         credentials: Mapping[str, str] | None = None,
         verify: bool = True,
+        latency: Callable[[str], float] | None = None,
     ) -> None:
         self.store = store if store is not None else S3Store()
         self.region = region
         self.credentials = credentials
         self.verify = verify
+        self.latency = latency
 
     def handle_request(self, request: MockRequest) -> MockResponse:
         path, _, query = request.path.partition("?")
@@ -233,7 +238,26 @@ class MockS3:
             self.store, request.method, path, query, request.lowered_headers(), request.body,
             verify=self.verify, region=self.region, credentials=self.credentials,
         )
-        return MockResponse(status, headers, body)
+        operation = s3_operation(request.method, path, query)
+        delay = self.latency(operation) if self.latency is not None else 0.0
+        return MockResponse(status, headers, body, delay, operation)
+
+
+def s3_operation(method: str, path: str, query: str) -> str:
+    """The S3 operation a path-style request names (``GetObject``, ``PutObject``,
+    ``HeadObject``, ``DeleteObject``, ``ListObjectsV2``, ``CreateBucket``, ...), for
+    latency settings and records; ``Unknown`` for anything else."""
+    bucket, key = _split_path(path)
+    method = method.upper()
+    if key:
+        return {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject",
+                "DELETE": "DeleteObject"}.get(method, "Unknown")
+    if not bucket:
+        return "ListBuckets" if method == "GET" else "Unknown"
+    if method == "GET":
+        return "ListObjectsV2" if "list-type=2" in query.split("&") else "ListObjects"
+    return {"PUT": "CreateBucket", "HEAD": "HeadBucket",
+            "DELETE": "DeleteBucket"}.get(method, "Unknown")
 
 
 # --- the handler --------------------------------------------------------------------------

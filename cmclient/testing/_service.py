@@ -18,6 +18,7 @@ from cmclient._operations import OPERATIONS
 from cmclient.testing._core import Call, Fault, MockState, ServiceCore
 from cmclient.testing._exchange import MockRequest, MockResponse, RequestHandler
 from cmclient.testing._faults import DEFAULT_MESSAGES
+from cmclient.testing._job_files import S3JobFiles
 from cmclient.testing._jobs import JobError, JobStore
 from cmclient.testing._quotas import (
     SERVICE_CHARACTER_QUOTAS,
@@ -27,6 +28,7 @@ from cmclient.testing._quotas import (
     RateLimiter,
     TextLimit,
 )
+from cmclient.testing._s3 import MockS3, S3Store
 
 if TYPE_CHECKING:
     import httpx
@@ -68,6 +70,18 @@ class ComprehendMedicalMock:
     AWS, keeps batch jobs in memory on a clock the test controls, and returns
     deterministic entities from a small clinical vocabulary.
 
+    It also speaks S3 (``mock.s3``, a ``MockS3`` over an in-memory ``S3Store``):
+    PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2 and the bucket calls,
+    path-style (``{url}/{bucket}/{key}``), on the same ways in, with S3's XML and
+    signatures checked against the same credentials. A request is S3's when it is not
+    addressed to Comprehend Medical. A batch job whose input bucket exists there reads
+    its input objects when it starts and, when it ends with results, writes its
+    outputs as the service does: one ``<input name>.out`` per processed file (this
+    mock's own real-time analysis of it), the Manifest and both file lists, under
+    ``<output prefix><account>-<JobType>-<job id>/``; a file over 40,000 bytes or not
+    UTF-8 is unprocessed and the job ends PARTIAL_SUCCESS. A job whose input bucket
+    does not exist writes nothing and just follows its clock.
+
     Ways in (all share this object's state):
 
     * ``mock.transport()``: an httpx transport, for ``httpx.Client(transport=...)``
@@ -94,7 +108,8 @@ class ComprehendMedicalMock:
       service's defaults (``SERVICE_QUOTAS`` and ``SERVICE_CHARACTER_QUOTAS``). A
       request over its quota is ``TooManyRequestsException`` (HTTP 400, as the service
       sends it). Off by default; see ``set_rate_limit``.
-    * ``latency``: seconds added to every response, or a dict by operation name.
+    * ``latency``: seconds added to every response, or a dict by operation name
+      (S3's included: ``GetObject``, ``ListObjectsV2``, ...).
     * ``text_limits``: the most text each text operation accepts, in that
       operation's unit (UTF-8 bytes for the Detect operations, characters for the
       Infer ones), overriding the service's figures; over it the answer is
@@ -105,7 +120,8 @@ class ComprehendMedicalMock:
       always checked against the real time.
     * ``fallback``: a ``RequestHandler`` for every request that is not addressed to
       Comprehend Medical (no ``X-Amz-Target``, no rpcv2Cbor marker), answered by it
-      as it is; without one such requests get the front end's error.
+      as it is; by default the mock's own S3 (``mock.s3``). Jobs use ``mock.s3``'s
+      store whatever the fallback.
     """
 
     def __init__(
@@ -130,18 +146,24 @@ class ComprehendMedicalMock:
             if name not in TEXT_LIMITS:
                 raise ValueError(f"{name!r} takes no text")
             limits[name] = TextLimit(int(amount), TEXT_LIMITS[name].unit)
+        kept_credentials = dict(credentials) if credentials is not None else None
+        store = S3Store(clock=lambda: self.now())
         self._state = MockState(
             region=region,
-            credentials=dict(credentials) if credentials is not None else None,
+            credentials=kept_credentials,
             jobs=JobStore(queue_seconds=queue_seconds, stop_seconds=stop_seconds,
-                          durations=durations, default_duration=default),
+                          durations=durations, default_duration=default,
+                          files=S3JobFiles(store)),
             limiter=RateLimiter(_rate_limits(rate_limits)),
             latency=_latency(latency),
             text_limits=limits,
             clock=clock,
             monotonic=monotonic,
         )
-        self._core = ServiceCore(self._state, fallback)
+        #: The mock's S3: its store is where jobs read and write.
+        self.s3 = MockS3(store, region=region, credentials=kept_credentials,
+                         latency=self._state.delay_for)
+        self._core = ServiceCore(self._state, fallback if fallback is not None else self.s3)
 
     # --- configuration ------------------------------------------------------------
 
@@ -202,21 +224,27 @@ class ComprehendMedicalMock:
             self._state.offset += seconds
 
     def complete(self, job_id: str) -> None:
-        """Finish a job now with COMPLETED."""
-        self._force(job_id, "COMPLETED", None)
+        """Finish a job now, as it would have finished: COMPLETED, or, for a job with
+        inputs in ``mock.s3``, what its outputs say (PARTIAL_SUCCESS when some files
+        could not be processed, FAILED when none could)."""
+        self._force(job_id, "COMPLETED", None, as_inputs_say=True)
 
     def fail(self, job_id: str, message: str = "The job failed.") -> None:
         """Finish a job now with FAILED and this message."""
         self._force(job_id, "FAILED", message)
 
     def partial(self, job_id: str, message: str = "Some documents could not be processed.") -> None:
-        """Finish a job now with PARTIAL_SUCCESS."""
+        """Finish a job now with PARTIAL_SUCCESS (its outputs, if it has inputs in
+        ``mock.s3``, are written all the same)."""
         self._force(job_id, "PARTIAL_SUCCESS", message)
 
-    def _force(self, job_id: str, status: str, message: str | None) -> None:
+    def _force(
+        self, job_id: str, status: str, message: str | None, *, as_inputs_say: bool = False
+    ) -> None:
         with self._state.lock:
             try:
-                self._state.jobs.force(job_id, status, message, self.now())
+                self._state.jobs.force(job_id, status, message, self.now(),
+                                       as_inputs_say=as_inputs_say)
             except JobError:
                 raise KeyError(job_id) from None
 
@@ -258,10 +286,11 @@ class ComprehendMedicalMock:
             return list(self._state.calls)
 
     def reset(self) -> None:
-        """Forget every job, fault and recorded call, and refill every rate-limit
-        bucket. Settings (credentials, quotas, latency) stay."""
+        """Forget every job, fault, recorded call and S3 object and bucket, and refill
+        every rate-limit bucket. Settings (credentials, quotas, latency) stay."""
         state = self._state
         with state.lock:
+            self.s3.store.clear()
             state.jobs.clear()
             state.faults.clear()
             state.limiter.reset()
@@ -321,7 +350,8 @@ class ComprehendMedicalMock:
                      read_timeout=DEFAULT_READ_TIMEOUT if read_timeout is None else read_timeout)
 
     def client(self, **kwargs: Any) -> Any:
-        """A ``cmclient.ComprehendMedical`` wired to this mock in-process."""
+        """A ``cmclient.ComprehendMedical`` wired to this mock in-process, S3 included
+        (``s3_endpoint_url`` is the mock's endpoint, path-style)."""
         import httpx
 
         from cmclient import ComprehendMedical, Credentials
@@ -333,6 +363,7 @@ class ComprehendMedicalMock:
         return ComprehendMedical(
             region=kwargs.pop("region", self.region),
             endpoint_url=kwargs.pop("endpoint_url", self._endpoint()),
+            s3_endpoint_url=kwargs.pop("s3_endpoint_url", self._endpoint()),
             credentials=creds,
             http_client=kwargs.pop("http_client", None) or httpx.Client(transport=self.transport()),
             **kwargs,

@@ -44,13 +44,20 @@ class DecodeError(Exception):
         self.encoding = encoding
 
 
-def is_service_request(path: str, headers: dict[str, str]) -> bool:
+def is_service_request(path: str, headers: dict[str, str], method: str | None = None) -> bool:
     """Whether a request is addressed to Comprehend Medical at all: it names an
     operation the awsJson1_1 way (``X-Amz-Target``) or the rpcv2Cbor way (the
-    ``smithy-protocol`` header or the operation path). Anything else (an S3 call, a
-    health check) may go to another handler. ``headers`` has lower-case names."""
-    return ("x-amz-target" in headers or "smithy-protocol" in headers
-            or CBOR_PATH_PREFIX in path.split("?", 1)[0])
+    ``smithy-protocol`` header or the operation path), or it is a POST (``method``) to
+    the root or with either protocol's content type, which S3 never is. Anything else
+    (an S3 call, a health check) may go to another handler. ``headers`` has lower-case
+    names."""
+    bare = path.split("?", 1)[0]
+    if "x-amz-target" in headers or "smithy-protocol" in headers or CBOR_PATH_PREFIX in bare:
+        return True
+    if method is None or method.upper() != "POST":
+        return False
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return bare in ("", "/") or content_type in (JSON_CONTENT_TYPE, CBOR_CONTENT_TYPE)
 
 
 def route(path: str, headers: dict[str, str]) -> tuple[str, str | None]:

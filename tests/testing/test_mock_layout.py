@@ -130,7 +130,10 @@ def test_the_fallback_is_served_over_the_loopback_server_too() -> None:
     other = Recorder()
     mock = ComprehendMedicalMock()
     with mock.serve() as url, httpx.Client() as http:
-        assert http.get(url + "/bucket/key").status_code == 400  # no fallback: the service
+        # By default the mock's own S3 answers (and refuses an unsigned request).
+        unsigned = http.get(url + "/bucket/key")
+        assert unsigned.status_code == 403 and b"<Code>AccessDenied</Code>" in unsigned.content
+        assert mock.fallback is mock.s3
         mock.fallback = other
         assert http.get(url + "/bucket/key").text == "from the fallback"
         head = http.head(url + "/bucket/key")

@@ -87,8 +87,15 @@ def test_job_moves_submitted_in_progress_completed_on_the_mock_clock(
     done = describe(client, job_id, kind)
     assert done.job_status is JobStatus.COMPLETED
     assert done.end_time == done.submit_time + timedelta(seconds=61)
-    assert done.output_data_config.s3_key == f"results/{job_id}/"
-    assert done.manifest_file_path == f"notes-out/results/{job_id}/Manifest"
+    # The job's own folder, named after the role's account, the job type and its id,
+    # as AWS's examples show it; the Manifest inside it.
+    job_type = {"entities_detection_v2_job": "EntitiesDetection", "phi_detection_job":
+                "PHIDetection", "icd10_cm_inference_job": "ICD10CMInference",
+                "rx_norm_inference_job": "RxNormInference",
+                "snomedct_inference_job": "SNOMEDCTInference"}[kind]
+    folder = f"results/123456789012-{job_type}-{job_id}/"
+    assert done.output_data_config.s3_key == folder
+    assert done.manifest_file_path == f"notes-out/{folder}Manifest"
     assert done.expiration_time > done.submit_time
 
 
