@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cmclient import errors
-from cmclient._client import ComprehendMedical
-from cmclient._quota import Quota
+from cmclient._protocol.quota import Quota
+from cmclient._sync.client import ComprehendMedical
 from cmclient.credentials import Credentials
 from cmclient.errors import (
     ComprehendMedicalError,
@@ -22,7 +22,7 @@ from cmclient.errors import (
 
 if TYPE_CHECKING:
     from cmclient import models
-    from cmclient._async_client import AsyncComprehendMedical
+    from cmclient._async.client import AsyncComprehendMedical
 
 __version__ = "0.1.0"
 
@@ -41,7 +41,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "AsyncComprehendMedical":
-        from cmclient._async_client import AsyncComprehendMedical
+        from cmclient._async.client import AsyncComprehendMedical
 
         return AsyncComprehendMedical
     if name == "models":

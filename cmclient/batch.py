@@ -10,8 +10,8 @@ exceptions are in ``cmclient.errors`` (``BatchResultsError`` and its subclasses)
 
 from __future__ import annotations
 
-from cmclient._async_batch import Documents
-from cmclient._batch import (
+from cmclient._async.batch import Documents
+from cmclient._protocol.batch import (
     KINDS,
     AsyncJobOutput,
     DocumentResult,

@@ -54,12 +54,12 @@ from typing import Any
 import httpx
 
 from cmclient import errors
-from cmclient._client import ComprehendMedical
-from cmclient._config import resolve_config
+from cmclient._generated.operations import OPERATIONS
 from cmclient._http.tls import ca_bundle, tls_context
-from cmclient._names import xform_name
-from cmclient._operation import Operation
-from cmclient._operations import OPERATIONS
+from cmclient._protocol.config import resolve_config
+from cmclient._protocol.names import xform_name
+from cmclient._protocol.operation import Operation
+from cmclient._sync.client import ComprehendMedical
 from cmclient.credentials import Credentials
 from cmclient.errors import ParamValidationError
 

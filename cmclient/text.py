@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from cmclient._quota import Usage
+from cmclient._protocol.quota import Usage
 from cmclient.errors import ParamValidationError
 
 if TYPE_CHECKING:

@@ -122,8 +122,8 @@ class DirectAsyncClient:
     transport inside ``AsyncComprehendMedical`` could reach. Describe calls only."""
 
     def __init__(self, endpoint_url: str, credentials: Any, region: str, pool: int) -> None:
-        from cmclient import _operations
-        from cmclient._core import ClientCore
+        from cmclient._generated import operations as _operations
+        from cmclient._protocol.call import ClientCore
 
         self._core = ClientCore(region=region, endpoint_url=endpoint_url, credentials=credentials)
         self._op = _operations.DESCRIBE_ENTITIES_DETECTION_V2_JOB
@@ -133,7 +133,7 @@ class DirectAsyncClient:
         self._target = url.raw_path
 
     async def describe_entities_detection_v2_job(self, *, job_id: str) -> Any:
-        from cmclient import _protocol
+        from cmclient._protocol import awsjson as _protocol
 
         call = self._core.prepare(self._op, {"job_id": job_id})
         credentials = await self._core.credentials.aload()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 import ssl
-import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 from urllib.request import getproxies
 
@@ -139,28 +138,11 @@ def call_timeout_error(
     return error
 
 
-#: The sync driver's wait between attempts.
-sleep = time.sleep
-
-
 async def asleep(seconds: float) -> None:
     """The async driver's wait between attempts (anyio: asyncio or trio)."""
     import anyio  # only the async driver gets here: the sync path never loads it
 
     await anyio.sleep(seconds)
-
-
-_NO_SCOPE = nullcontext()
-
-
-def bounded(seconds: float, operation_name: str, state: Any) -> AbstractContextManager[None]:
-    """The sync driver's whole-call bound: nothing to set up, since it checks the
-    deadline before each attempt and between the chunks of each response body, cuts
-    every attempt's timeouts to the time left, and hands the deadline to the
-    transport, whose own pool lets no wait go past it. (Through a caller's
-    ``http_client``, or httpx's pool behind a proxy, a call can overrun ``seconds`` by
-    at most one read timeout, itself cut to the time left when the attempt began.)"""
-    return _NO_SCOPE
 
 
 @contextmanager

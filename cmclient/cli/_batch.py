@@ -177,8 +177,8 @@ def _read_dir(folder: Path) -> list[tuple[str, bytes]]:
 
 def _start(client: Any, args: argparse.Namespace, documents: list[tuple[str, bytes]],
            runner: Any) -> str:
-    from cmclient._batch import batch_kind
-    from cmclient._names import xform_name
+    from cmclient._protocol.batch import batch_kind
+    from cmclient._protocol.names import xform_name
     from cmclient.cli._output import write_output
 
     found = batch_kind(args.kind, operation_name="run-batch")
@@ -216,8 +216,8 @@ def _resume(args: argparse.Namespace, job_id: str) -> str:
 
 
 def _wait(client: Any, args: argparse.Namespace, job_id: str, runner: Any) -> None:
-    from cmclient._batch import batch_kind
-    from cmclient._names import xform_name
+    from cmclient._protocol.batch import batch_kind
+    from cmclient._protocol.names import xform_name
     from cmclient.cli._progress import Progress
 
     waiter = getattr(client, f"wait_for_{xform_name(batch_kind(args.kind).job)}")

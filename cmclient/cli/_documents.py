@@ -219,7 +219,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _quotas(args: argparse.Namespace, operation: str) -> dict[str, Any]:
-    from cmclient._quota import DEFAULT_QUOTAS, Quota
+    from cmclient._protocol.quota import DEFAULT_QUOTAS, Quota
 
     if args.tps is None and args.chars_per_second is None:
         return {}

@@ -21,9 +21,9 @@ from functools import cached_property
 from typing import IO, Any
 
 from cmclient import __version__
-from cmclient._names import xform_name
-from cmclient._operation import Operation
-from cmclient._operations import OPERATIONS
+from cmclient._generated.operations import OPERATIONS
+from cmclient._protocol.names import xform_name
+from cmclient._protocol.operation import Operation
 from cmclient.cli._base import (
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
@@ -404,7 +404,7 @@ class _Runner:
 
     def _all_pages(self, method: Any, params: dict[str, Any]) -> dict[str, Any]:
         """Follow NextToken and merge the pages: lists are joined, NextToken dropped."""
-        from cmclient._jobs import PageCursor
+        from cmclient._protocol.jobs import PageCursor
         from cmclient.cli._output import document
 
         merged: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from cmclient._names import xform_name
+from cmclient._protocol.names import xform_name
 
 __all__ = ["BadParameter", "Param", "TypeInfo", "describe", "params_of", "parse_value"]
 

@@ -21,7 +21,7 @@ from cmclient.credentials._types import CredentialProvider, Credentials, StaticP
 from cmclient.errors import CredentialRetrievalError
 
 if TYPE_CHECKING:
-    from cmclient._config import ClientConfig
+    from cmclient._protocol.config import ClientConfig
     from cmclient.credentials._chain import (
         ADVISORY_REFRESH,
         MANDATORY_REFRESH,

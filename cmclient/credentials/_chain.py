@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from cmclient._config import ClientConfig
+from cmclient._protocol.config import ClientConfig
 from cmclient.credentials._flow import Flow, run_sync
 from cmclient.credentials._sources import (
     AssumeRoleSource,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from cmclient._config import ClientConfig, is_true
+from cmclient._protocol.config import ClientConfig, is_true
 from cmclient.credentials._flow import Flow, HttpCall, ProcessResult, RunProcess, Sleep
 from cmclient.credentials._time import parse_timestamp
 from cmclient.credentials._types import Credentials

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from cmclient._operations import OPERATIONS
+from cmclient._generated.operations import OPERATIONS
 from cmclient.testing import _auth, _wire
 from cmclient.testing._exchange import MockRequest, MockResponse, RequestHandler
 from cmclient.testing._faults import ServiceFault

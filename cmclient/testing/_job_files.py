@@ -20,7 +20,7 @@ It runs under the mock's lock, like the job store it serves; the store has its o
 
 from __future__ import annotations
 
-from cmclient._batch import batch_kind
+from cmclient._protocol.batch import batch_kind
 from cmclient.testing._clinical import DETECTORS
 from cmclient.testing._jobs import Job
 from cmclient.testing._s3 import S3Store, read_job_inputs, write_job_outputs

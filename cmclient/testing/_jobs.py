@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from cmclient._batch import MANIFEST_NAME, as_folder, batch_kind
+from cmclient._protocol.batch import MANIFEST_NAME, as_folder, batch_kind
 from cmclient.testing._s3 import DEFAULT_ACCOUNT
 
 FINAL = frozenset({"COMPLETED", "PARTIAL_SUCCESS", "FAILED", "STOPPED"})

@@ -47,7 +47,7 @@ from urllib.parse import parse_qsl, quote_plus, unquote
 from xml.sax.saxutils import escape
 
 from cmclient import sigv4
-from cmclient._batch import (
+from cmclient._protocol.batch import (
     MANIFEST_NAME,
     WRITE_TEST_FILE,
     as_folder,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from cmclient._operations import OPERATIONS
+from cmclient._generated.operations import OPERATIONS
 from cmclient.testing._core import Call, Fault, MockState, ServiceCore
 from cmclient.testing._exchange import MockRequest, MockResponse, RequestHandler
 from cmclient.testing._faults import DEFAULT_MESSAGES

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cmclient._operations import OPERATIONS
+from cmclient._generated.operations import OPERATIONS
 from cmclient.models._base import RESPONSE_CONTEXT
 from cmclient.testing import _wire
 from cmclient.testing._faults import ServiceFault

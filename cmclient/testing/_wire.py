@@ -20,7 +20,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from cmclient._operations import TARGET_PREFIX
+from cmclient._generated.operations import TARGET_PREFIX
 
 JSON = "json"
 CBOR = "cbor"

@@ -1,5 +1,5 @@
 """A plain, sequential reader of a finished job's results, composed from the pure
-batch rules (``cmclient._batch``) and the sync S3 driver: what ``job_results`` does,
+batch rules (``cmclient._protocol.batch``) and the sync S3 driver: what ``job_results`` does,
 minus its concurrency. The tests use it to check the layout end to end."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cmclient import _batch
-from cmclient._batch import DocumentResult, JobOutput, Lookup
-from cmclient._s3.sync_client import S3
+from cmclient._protocol import batch as _batch
+from cmclient._protocol.batch import DocumentResult, JobOutput, Lookup
+from cmclient._sync.s3 import S3
 
 
 def read_job_output(s3: S3, job_id: str, kind: str, props: Mapping[str, Any]) -> JobOutput[Any]:

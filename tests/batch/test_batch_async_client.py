@@ -154,6 +154,6 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("cmclient"))))
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert "cmclient._sync_batch" in loaded
-    assert not {m for m in loaded if m.startswith(("cmclient._batch", "cmclient._s3",
+    assert "cmclient._sync.batch" in loaded
+    assert not {m for m in loaded if m.startswith(("cmclient._protocol.batch", "cmclient._s3",
                                                    "cmclient._fanout"))}

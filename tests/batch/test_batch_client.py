@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from cmclient import ComprehendMedical, Credentials, errors, models
-from cmclient._batch import KINDS, parts_index_key
-from cmclient._names import xform_name
+from cmclient._protocol.batch import KINDS, parts_index_key
+from cmclient._protocol.names import xform_name
 from cmclient.testing import ComprehendMedicalMock
 from cmclient.testing._clinical import DETECTORS
 
@@ -313,7 +313,7 @@ def test_run_batch_checks_everything_before_the_first_upload(
 
 
 def test_errors_moved_into_the_tree_are_still_in_the_batch_module() -> None:
-    from cmclient import _batch
+    from cmclient._protocol import batch as _batch
 
     assert _batch.BatchResultsError is errors.BatchResultsError
     assert _batch.JobNotFinishedError is errors.JobNotFinishedError

@@ -14,7 +14,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from cmclient import ComprehendMedical, Credentials, errors, models
-from cmclient._batch import KINDS
+from cmclient._protocol.batch import KINDS
 
 BUCKET = "moto-notes"
 ACCOUNT = "111122223333"

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from cmclient import _batch, errors
-from cmclient._batch import JobLocation, KeyKind, Lookup
+from cmclient import errors
+from cmclient._protocol import batch as _batch
+from cmclient._protocol.batch import JobLocation, KeyKind, Lookup
 from cmclient.models import (
     DetectEntitiesV2Response,
     DetectPHIResponse,

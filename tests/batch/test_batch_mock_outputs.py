@@ -14,10 +14,10 @@ import httpx
 import pytest
 from batch_reader import read_job_output
 
-from cmclient import _batch
-from cmclient._names import xform_name
-from cmclient._s3.endpoint import S3Endpoint
-from cmclient._s3.sync_client import S3
+from cmclient._protocol import batch as _batch
+from cmclient._protocol.names import xform_name
+from cmclient._protocol.s3_endpoint import S3Endpoint
+from cmclient._sync.s3 import S3
 from cmclient.credentials import Credentials
 from cmclient.testing import ComprehendMedicalMock
 from cmclient.testing._clinical import DETECTORS

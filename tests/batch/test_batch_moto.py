@@ -16,9 +16,10 @@ import pytest
 from batch_reader import read_job_output
 from moto.server import ThreadedMotoServer
 
-from cmclient import _batch, errors
-from cmclient._s3.endpoint import S3Endpoint
-from cmclient._s3.sync_client import S3
+from cmclient import errors
+from cmclient._protocol import batch as _batch
+from cmclient._protocol.s3_endpoint import S3Endpoint
+from cmclient._sync.s3 import S3
 from cmclient.credentials import Credentials
 from cmclient.models import DetectEntitiesV2Response, InferICD10CMResponse
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from cmclient import _batch, errors
-from cmclient._batch import (
+from cmclient import errors
+from cmclient._protocol import batch as _batch
+from cmclient._protocol.batch import (
     DocumentResult,
     PartJoiner,
     PartSpan,

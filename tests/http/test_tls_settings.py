@@ -18,7 +18,7 @@ import pytest
 from cmclient import AsyncComprehendMedical, ComprehendMedical, compat, errors
 from cmclient._http.tls import ca_bundle, tls_context
 from tests.conftest import CREDENTIALS
-from tests.tls_certs import self_signed
+from tests.helpers.tls_certs import self_signed
 
 
 def test_https_endpoints_share_one_verifying_context() -> None:

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from cmclient import errors
-from cmclient._retry import RetryConfig, RetryPolicy
-from cmclient._s3.async_client import AsyncS3
-from cmclient._s3.endpoint import S3Endpoint
-from cmclient._s3.sync_client import S3
+from cmclient._async.s3 import AsyncS3
+from cmclient._protocol.retry import RetryConfig, RetryPolicy
+from cmclient._protocol.s3_endpoint import S3Endpoint
+from cmclient._sync.s3 import S3
 from cmclient.credentials import Credentials
 from cmclient.testing._s3 import S3Store, handle_s3
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cmclient._config import ClientConfig, InvalidConfigError, resolve_config
-from cmclient._s3.endpoint import resolve_s3_endpoint, virtual_host_compatible
+from cmclient._protocol.config import ClientConfig, InvalidConfigError, resolve_config
+from cmclient._protocol.s3_endpoint import resolve_s3_endpoint, virtual_host_compatible
 
 
 def config_for(tmp_path: Path, text: str = "", **env: str) -> tuple[ClientConfig, dict[str, str]]:

@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from s3_loopback import serve
 
 from cmclient import errors
-from cmclient._s3.endpoint import S3Endpoint
-from cmclient._s3.sync_client import S3
+from cmclient._protocol.s3_endpoint import S3Endpoint
+from cmclient._sync.s3 import S3
 from cmclient.credentials import Credentials
 from cmclient.testing._s3 import S3Store
 

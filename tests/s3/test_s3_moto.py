@@ -13,9 +13,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from cmclient import errors
-from cmclient._s3.async_client import AsyncS3
-from cmclient._s3.endpoint import S3Endpoint
-from cmclient._s3.sync_client import S3
+from cmclient._async.s3 import AsyncS3
+from cmclient._protocol.s3_endpoint import S3Endpoint
+from cmclient._sync.s3 import S3
 from cmclient.credentials import Credentials
 
 CREDS = Credentials("AKIDMOTO", "moto-secret")

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 import pytest
 
 from cmclient import errors
-from cmclient._retry import Kind, classify
-from cmclient._s3 import protocol
-from cmclient._s3.endpoint import S3Endpoint
+from cmclient._protocol import s3 as protocol
+from cmclient._protocol.retry import Kind, classify
+from cmclient._protocol.s3_endpoint import S3Endpoint
 from cmclient.credentials import Credentials
 
 AWS = S3Endpoint("https://s3.us-east-1.amazonaws.com", "us-east-1")

@@ -14,8 +14,8 @@ from botocore.credentials import Credentials as BotoCredentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cmclient._s3 import protocol
-from cmclient._s3.endpoint import S3Endpoint
+from cmclient._protocol import s3 as protocol
+from cmclient._protocol.s3_endpoint import S3Endpoint
 from cmclient.credentials import Credentials
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cmclient._operations import OPERATIONS
+from cmclient._generated.operations import OPERATIONS
 from cmclient.testing import ComprehendMedicalMock
 
 KEY, SECRET = "AKIDBOTO", "boto-secret"

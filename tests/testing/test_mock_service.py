@@ -451,7 +451,7 @@ def test_rate_limit_answers_too_many_requests() -> None:
 
 
 def test_service_quota_preset_covers_every_operation() -> None:
-    from cmclient._operations import OPERATIONS
+    from cmclient._generated.operations import OPERATIONS
 
     assert set(SERVICE_QUOTAS) == set(OPERATIONS)
     assert SERVICE_QUOTAS["DetectEntitiesV2"] == 100 and SERVICE_QUOTAS["StartPHIDetectionJob"] == 5

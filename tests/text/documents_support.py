@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from cmclient import AsyncComprehendMedical, ComprehendMedical, Credentials
-from cmclient._async_documents import AsyncDocuments
-from cmclient._quota import DEFAULT_QUOTAS
-from cmclient._sync_documents import SyncDocuments
+from cmclient._async.documents import AsyncDocuments
+from cmclient._protocol.quota import DEFAULT_QUOTAS
+from cmclient._sync.documents import SyncDocuments
 from cmclient.testing import ComprehendMedicalMock
 
 CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

@@ -199,7 +199,7 @@ def test_the_sync_path_never_imports_asyncio() -> None:
     script = textwrap.dedent("""
         import sys, httpx
         from cmclient import ComprehendMedical, Credentials
-        from cmclient._sync_documents import SyncDocuments
+        from cmclient._sync.documents import SyncDocuments
 
         if hasattr(ComprehendMedical, "analyze_document"):
             Client = ComprehendMedical

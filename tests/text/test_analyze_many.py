@@ -14,7 +14,7 @@ import pytest
 from documents_support import FakeAsync, FakeSync, async_client, needs_mock_quotas
 
 from cmclient import errors, models
-from cmclient._quota import Quota
+from cmclient._protocol.quota import Quota
 from cmclient.testing import ComprehendMedicalMock
 from cmclient.text import AnalysisResult, Estimate
 

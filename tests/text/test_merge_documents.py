@@ -1,4 +1,4 @@
-"""Merging per-chunk answers into one (``cmclient._documents``), as properties over
+"""Merging per-chunk answers into one (``cmclient._protocol.documents``), as properties over
 long generated text with a fast stand-in service, and the merge rules by example."""
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from documents_support import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cmclient import _documents, models
-from cmclient._operations import DETECT_ENTITIES_V2, DETECT_PHI, INFER_SNOMEDCT
+from cmclient import models
+from cmclient._generated.operations import DETECT_ENTITIES_V2, DETECT_PHI, INFER_SNOMEDCT
+from cmclient._protocol import documents as _documents
 from cmclient.text import TextChunk
 
 OPERATIONS = list(_documents.TEXT_OPERATIONS)

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cmclient import errors
-from cmclient._names import xform_name
-from cmclient._operations import OPERATIONS
-from cmclient._quota import DEFAULT_QUOTAS, Admission, Quota, QuotaState, resolve_quotas
+from cmclient._generated.operations import OPERATIONS
+from cmclient._protocol.names import xform_name
+from cmclient._protocol.quota import DEFAULT_QUOTAS, Admission, Quota, QuotaState, resolve_quotas
 from cmclient.testing import ComprehendMedicalMock
 from cmclient.text import Usage
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.tls_certs import self_signed
 from tests.http.adversarial._harness import TABLE, Tls
-from tests.tls_certs import self_signed
 
 
 @pytest.fixture(autouse=True)
