@@ -351,7 +351,10 @@ class ComprehendMedicalMock:
 
     def client(self, **kwargs: Any) -> Any:
         """A ``cmclient.ComprehendMedical`` wired to this mock in-process, S3 included
-        (``s3_endpoint_url`` is the mock's endpoint, path-style)."""
+        (``s3_endpoint_url`` is the mock's endpoint, path-style). Its client-side quota
+        limiter is off (``quotas=None``) unless ``quotas=`` says otherwise: the mock
+        enforces no quota until ``set_rate_limit`` asks it to, and a test should not
+        wait on the account's pace."""
         import httpx
 
         from cmclient import ComprehendMedical, Credentials
@@ -366,5 +369,6 @@ class ComprehendMedicalMock:
             s3_endpoint_url=kwargs.pop("s3_endpoint_url", self._endpoint()),
             credentials=creds,
             http_client=kwargs.pop("http_client", None) or httpx.Client(transport=self.transport()),
+            quotas=kwargs.pop("quotas", None),
             **kwargs,
         )

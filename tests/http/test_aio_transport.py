@@ -726,7 +726,7 @@ def test_async_client_over_the_transport_against_the_mock_server() -> None:
         http = httpx.AsyncClient(transport=transport)
         async with AsyncComprehendMedical(
             region="us-east-1", endpoint_url=url, credentials=Credentials("AKID", "SECRET"),
-            http_client=http,
+            http_client=http, quotas=None,  # the pool under load, not the quota's pace
         ) as cm:
             results = await asyncio.gather(*(
                 cm.detect_entities_v2(text=f"Patient {i} takes 40 mg aspirin daily.")

@@ -97,6 +97,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield f"https://127.0.0.1:{listener.getsockname()[1]}", cert
     finally:
         stop.set()
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() the thread waits in
         listener.close()
         thread.join(5)
 

@@ -38,7 +38,7 @@ def test_200_concurrent_keep_alive_clients_lose_and_duplicate_no_job() -> None:
             try:
                 with httpx.Client(timeout=30) as http, ComprehendMedical(
                     region="us-east-1", endpoint_url=url, credentials=CREDS, http_client=http,
-                    max_attempts=1,
+                    max_attempts=1, quotas=None,
                 ) as client:
                     client.list_phi_detection_jobs()  # open the keep-alive connection first
                     barrier.wait()
