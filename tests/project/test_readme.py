@@ -53,7 +53,8 @@ def aws_home(mock_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         "[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n\n"
         "[clinic]\naws_access_key_id = AKIDCLINIC\naws_secret_access_key = secret\n")
     env = {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
-           "AWS_ENDPOINT_URL_COMPREHENDMEDICAL": mock_url, "AWS_RETRY_MODE": "standard"}
+           "AWS_ENDPOINT_URL_COMPREHENDMEDICAL": mock_url, "AWS_ENDPOINT_URL_S3": mock_url,
+           "AWS_RETRY_MODE": "standard"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
