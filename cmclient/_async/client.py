@@ -195,24 +195,12 @@ class AsyncComprehendMedical(AsyncBatch, AsyncDocuments, AsyncOperations):
                     latency=time.monotonic() - started, body=body,
                 )
             except (errors.ServiceError, errors.HTTPClientError, errors.ResponseParseError) as exc:
-                attempt = state.attempt
-                decision = retry.on_error(state, exc, time.time())
-                if decision.action is Action.RAISE:
-                    errors.note_attempts(
-                        exc, attempt, max_attempts_reached=decision.max_attempts_reached,
-                        quota_reached=decision.quota_reached,
-                    )
-                    raise
+                decision = retry.after_error(state, exc, time.time(), call.operation.name, logger)
                 if decision.action is Action.REFRESH:
                     core.credentials.invalidate()
                     credentials = await core.credentials.aload()
                 elif decision.action is Action.RESIGN:
                     core.clock_offset = decision.clock_offset
-                logger.debug(
-                    "%s attempt=%d failed (%s): %s, next attempt in %.3f s",
-                    call.operation.name, attempt, getattr(exc, "code", type(exc).__name__),
-                    decision.action.name.lower(), decision.delay,
-                )
                 await self._pause(decision.delay, call, state, deadline, exc)
                 continue
             retry.on_success(state)

@@ -27,6 +27,7 @@ The rules follow the AWS SDKs' ``standard`` and ``adaptive`` retry modes:
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import random as _random
 import threading
@@ -408,6 +409,31 @@ class RetryPolicy:
         decision = self._decide(state, kind, error, wall_now)
         if decision.action is not Action.RAISE:
             state.attempt += 1
+        return decision
+
+    def after_error(
+        self, state: CallState, error: errors.ComprehendMedicalError, wall_now: float,
+        operation_name: str, logger: logging.Logger,
+    ) -> Decision:
+        """``on_error`` as every driver uses it: when the decision is to stop, ``error``
+        is marked with the attempts made and why retrying stopped, and raised; otherwise
+        the decision is logged to the driver's ``logger`` (operation, attempt, the
+        error's code, what comes next; never a message, which may quote the request)
+        and returned for the driver to carry out (refresh the credentials, re-sign,
+        wait)."""
+        attempt = state.attempt
+        decision = self.on_error(state, error, wall_now)
+        if decision.action is Action.RAISE:
+            errors.note_attempts(
+                error, attempt, max_attempts_reached=decision.max_attempts_reached,
+                quota_reached=decision.quota_reached,
+            )
+            raise error
+        logger.debug(
+            "%s attempt=%d failed (%s): %s, next attempt in %.3f s",
+            operation_name, attempt, getattr(error, "code", type(error).__name__),
+            decision.action.name.lower(), decision.delay,
+        )
         return decision
 
     def _decide(

@@ -154,24 +154,12 @@ class S3:
                 result = call.parse(status, response_headers, body,
                                     retry_attempts=state.attempt - 1)
             except (errors.ServiceError, errors.HTTPClientError, errors.ResponseParseError) as exc:
-                attempt = state.attempt
-                decision = retry.on_error(state, exc, time.time())
-                if decision.action is Action.RAISE:
-                    errors.note_attempts(
-                        exc, attempt, max_attempts_reached=decision.max_attempts_reached,
-                        quota_reached=decision.quota_reached,
-                    )
-                    raise
+                decision = retry.after_error(state, exc, time.time(), call.operation, logger)
                 if decision.action is Action.REFRESH:
                     self._credentials.invalidate()
                     credentials = self._credentials.load()
                 elif decision.action is Action.RESIGN:
                     self.clock_offset = decision.clock_offset
-                logger.debug(
-                    "%s attempt=%d failed (%s): %s, next attempt in %.3f s",
-                    call.operation, attempt, getattr(exc, "code", type(exc).__name__),
-                    decision.action.name.lower(), decision.delay,
-                )
                 if decision.delay > 0:
                     time.sleep(decision.delay)
                 continue
