@@ -73,7 +73,7 @@ import h11
 import httpx
 
 from cmclient._http import rules
-from cmclient._http.pool import OPEN, WAIT, PoolClosed, PoolState
+from cmclient._http.pool import OPEN, WAIT, PoolState, closed
 from cmclient._http.rules import (
     Origin,
     PoolSettings,
@@ -357,7 +357,7 @@ class _Pool:
         for waiter in waiters:
             if not waiter.done():
                 with contextlib.suppress(RuntimeError):  # a future of a closed loop
-                    waiter.set_exception(PoolClosed())
+                    waiter.set_exception(closed())
 
     def retire(self) -> None:
         """Close the pool from outside its loop (the transport moved to another loop,

@@ -57,9 +57,9 @@ OPEN = Open()
 WAIT = Wait()
 
 
-class PoolClosed(RuntimeError):
-    def __init__(self) -> None:
-        super().__init__("The transport was closed")
+def closed() -> RuntimeError:
+    """What using a closed transport raises, as httpx's own transports do."""
+    return RuntimeError("The transport was closed")
 
 
 class PoolState(Generic[C, W]):
@@ -82,7 +82,7 @@ class PoolState(Generic[C, W]):
         """What a request to ``origin`` gets: an idle connection to reuse, ``OPEN`` or
         ``WAIT``; and a connection the shell must close (stale, or evicted)."""
         if self.closed:
-            raise PoolClosed
+            raise closed()
         idle = self.idle.get(origin)
         if idle:
             conn = idle.pop()

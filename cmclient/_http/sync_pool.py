@@ -48,7 +48,7 @@ from typing import Any
 import httpx
 
 from cmclient._http import rules
-from cmclient._http.pool import OPEN, WAIT, Open, PoolClosed, PoolState
+from cmclient._http.pool import OPEN, WAIT, Open, PoolState, closed
 from cmclient._http.rules import (
     DEADLINE,
     Origin,
@@ -402,7 +402,7 @@ class _Pool:
                     )
             # Handed something just as the wait ran out: take it.
         if waiter.got is None:
-            raise PoolClosed
+            raise closed()
         return None if waiter.got is OPEN else waiter.got  # type: ignore[return-value]
 
     def release(self, conn: _Connection | None) -> None:
